@@ -1,0 +1,1 @@
+"""HTTP: thin routes over the domain services, OpenAI's wire format."""

@@ -1,0 +1,61 @@
+"""The one place errors become HTTP: every failure leaves as ``{"error": {message, type, param, code}}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from cluster.errors import ClusterError, UpstreamError
+from cluster.api.responses import json_response
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(error: ClusterError) -> Response:
+    return json_response(error.to_dict(), status=error.status, headers=error.headers)
+
+
+async def _cluster_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClusterError)
+    if isinstance(exc, UpstreamError) and exc.body and exc.body.lstrip().startswith(b"{\"error\""):
+        return Response(exc.body, status_code=exc.status, media_type="application/json")
+    return error_response(exc)
+
+
+async def _validation_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    param = ".".join(loc) or None
+    if first.get("type") == "json_invalid":
+        message, param = "The request body is not valid JSON", None
+    else:
+        message = f"{first.get('msg', 'Invalid request')}" + (f" (at '{param}')" if param else "")
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": "invalid_request"}}
+    return json_response(body, status=400)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": code}}
+    return json_response(body, status=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    body = {"error": {"message": "Internal server error", "type": "server_error", "param": None, "code": "internal_error"}}
+    return json_response(body, status=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ClusterError, _cluster_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,40 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cluster import __version__
+from cluster.api import errors
+from cluster.api.middleware import BodyLimit
+from cluster.api.routes import routers
+from cluster.services import Services
+from cluster.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = await Services.start(settings)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            await services.stop()
+
+    app = FastAPI(
+        title="Cluster",
+        version=__version__,
+        summary="OpenAI-compatible gateway over routed providers and local models",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes)
+    return app

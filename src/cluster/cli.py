@@ -1,0 +1,97 @@
+"""The ``cluster`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cluster import __version__
+from cluster.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Cluster: private AI infrastructure.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="cluster.toml to read (default: ./cluster.toml if present)")
+]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from settings: 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from settings: 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default from settings: 1)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run the gateway (uvloop + httptools, no access log)."""
+    import uvicorn
+
+    if config is not None:
+        os.environ["CLUSTER_CONFIG"] = str(config.resolve())
+    settings = Settings.load(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    asyncio.run(_migrate(settings))
+    host = host or settings.server.host
+    port = port or settings.server.port
+    typer.echo(f"Cluster {__version__} on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
+    uvicorn.run(
+        "cluster.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers or settings.server.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def models(config: ConfigOption = None) -> None:
+    """List the catalog this configuration serves."""
+    from cluster.gateway.catalog import Catalog
+    from cluster.providers.registry import bundled_models
+
+    settings = Settings.load(config)
+    local_providers, local_models = bundled_models(settings)
+    declared = {m.id for m in settings.models}
+    catalog = Catalog(
+        [*settings.models, *(m for m in local_models if m.id not in declared)],
+        [*local_providers, *settings.providers],
+    )
+    for entry in catalog.entries():
+        card = catalog.card(entry)
+        typer.echo(
+            f"{card.id:40} {card.task:10} in ${card.pricing.input}/M out ${card.pricing.output}/M  "
+            f"via {', '.join(card.providers)}"
+        )
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply pending migrations."""
+    settings = Settings.load(config)
+    asyncio.run(_migrate(settings))
+    typer.echo("database is at head")
+
+
+@app.command()
+def version() -> None:
+    typer.echo(__version__)
+
+
+async def _migrate(settings: Settings) -> None:
+    from cluster.db import make_engine, upgrade
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()

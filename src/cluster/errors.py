@@ -1,0 +1,119 @@
+"""One typed error tree for the whole service, rendered to OpenAI's error JSON in one place
+(``cluster.api.errors``)::
+
+    ClusterError (500 server_error)
+    ├── InvalidRequest (400 invalid_request_error)
+    │   └── UnsupportedParameter (400)
+    ├── Unauthorized (401 authentication_error)
+    ├── PaymentRequired (402)
+    ├── PermissionDenied (403 permission_error)
+    ├── NotFound (404)
+    │   └── ModelNotFound (404 model_not_found)
+    ├── PayloadTooLarge (413)
+    ├── RateLimited (429 rate_limit_exceeded)
+    ├── UpstreamError (status and body of an upstream's own 4xx, passed through)
+    └── ProviderUnavailable (503: no provider could serve the request)
+        └── Overloaded (503: every provider at capacity)
+
+Services raise these; foreign exceptions (httpx, SQLAlchemy) are converted at the boundary that meets them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class ClusterError(Exception):
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers = dict(headers or {})
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(ClusterError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class UnsupportedParameter(InvalidRequest):
+    code = "unsupported_parameter"
+
+
+class Unauthorized(ClusterError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PaymentRequired(ClusterError):
+    status = 402
+    type = "payment_required"
+    code = "payment_required"
+
+
+class PermissionDenied(ClusterError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFound(ClusterError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class PayloadTooLarge(ClusterError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+
+
+class RateLimited(ClusterError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class UpstreamError(ClusterError):
+    """An upstream refused the request itself (a 4xx other than 429): the client's problem, not routed around."""
+
+    type = "invalid_request_error"
+    code = "upstream_error"
+
+    def __init__(self, status: int, message: str, body: bytes | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class ProviderUnavailable(ClusterError):
+    status = 503
+    type = "server_error"
+    code = "provider_unavailable"
+
+
+class Overloaded(ProviderUnavailable):
+    code = "overloaded"

@@ -1,0 +1,250 @@
+"""The inference request path: catalog → router → provider (with failover) → metering.
+
+Failover: a connect error, timeout, 5xx or 429 from a provider before the first byte has gone to the client
+moves the request to the next provider of its plan, up to ``router.max_attempts``. For streams the first
+event is awaited before the response starts, so a provider that fails before its first token is also
+routed around. A failure after that ends the stream with an OpenAI-style error event and ``[DONE]``: tokens
+the client has already seen cannot be taken back, and a second provider would not continue them coherently.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import anyio
+
+from cluster.errors import ClusterError, InvalidRequest, Overloaded, ProviderUnavailable
+from cluster.gateway import sse
+from cluster.gateway.catalog import Catalog, CatalogEntry
+from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest, ModelList
+from cluster.gateway.router import Router, Upstream
+from cluster.metering import RequestLogWriter, RequestRecord
+from cluster.providers.base import (
+    Capability,
+    ChunkStream,
+    Completion,
+    EmbeddingResult,
+    Provider,
+    ProviderFailure,
+    TokenUsage,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Who is asking, and when the request arrived. Filled by the access layer (keys, x402) later."""
+
+    endpoint: str
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    key_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+@dataclass(slots=True)
+class Served:
+    """A provider's answer and who gave it. Exactly one of ``body`` / ``events`` is set."""
+
+    provider: str
+    body: bytes | None = None
+    events: AsyncIterator[bytes] | None = None
+
+
+class InferenceService:
+    def __init__(self, catalog: Catalog, router: Router, recorder: RequestLogWriter) -> None:
+        self.catalog = catalog
+        self.router = router
+        self._recorder = recorder
+
+    def models(self) -> ModelList:
+        return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
+
+    async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
+        try:
+            return await self._chat(request, ctx)
+        except ClusterError as error:
+            self.record_refusal(ctx, request.model, error)
+            raise
+
+    async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
+        try:
+            return await self._embed(request, ctx)
+        except ClusterError as error:
+            self.record_refusal(ctx, request.model, error)
+            raise
+
+    async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
+        entry = self._entry(request.model, ctx, expect_embedding=False)
+        if not request.stream:
+            upstream, completion, attempts = await self._attempt(
+                entry, Capability.CHAT, ctx, lambda p, m: self._complete(p, request, m)
+            )
+            self._finish(ctx, entry, upstream, attempts, completion.usage)
+            return Served(upstream.name, body=completion.body)
+        upstream, (stream, first), attempts = await self._attempt(
+            entry, Capability.CHAT, ctx, lambda p, m: _open_stream(p, request, m)
+        )
+        ttft = ctx.elapsed_ms()
+        return Served(upstream.name, events=self._relay(ctx, entry, upstream, attempts, stream, first, ttft))
+
+    async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
+        entry = self._entry(request.model, ctx, expect_embedding=True)
+        upstream, result, attempts = await self._attempt(
+            entry, Capability.EMBEDDINGS, ctx, lambda p, m: p.embed(request, m)
+        )
+        self._finish(ctx, entry, upstream, attempts, result.usage)
+        return Served(upstream.name, body=result.body)
+
+    def record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
+        """Requests refused before routing are logged too (status and code only)."""
+        self._recorder.record(
+            RequestRecord(ctx.id, ctx.endpoint, model[:200], error.status, key_id=ctx.key_id,
+                          error_code=error.code, latency_ms=ctx.elapsed_ms())
+        )  # fmt: skip
+
+    def _entry(self, model: str, ctx: RequestContext, *, expect_embedding: bool) -> CatalogEntry:
+        entry = self.catalog.resolve(model)
+        if (entry.model.task == "embedding") is not expect_embedding:
+            kind = "an embedding model" if not expect_embedding else "not an embedding model"
+            raise InvalidRequest(f"'{model}' is {kind}: use the matching endpoint", param="model",
+                                 code="model_not_supported")  # fmt: skip
+        return entry
+
+    @staticmethod
+    async def _complete(provider: Provider, request: ChatCompletionRequest, model: str) -> Completion:
+        result = await provider.chat(request, model)
+        if not isinstance(result, Completion):  # an adapter that only streams
+            await result.aclose()
+            raise ProviderFailure(provider.name, "returned a stream for a non-streaming request")
+        return result
+
+    async def _attempt(
+        self,
+        entry: CatalogEntry,
+        capability: Capability,
+        ctx: RequestContext,
+        call: Callable[[Provider, str], Awaitable[T]],
+    ) -> tuple[Upstream, T, int]:
+        attempts, saturated = 0, False
+        last: ProviderFailure | None = None
+        for upstream, upstream_model in self.router.plan(entry, capability):
+            if attempts >= self.router.max_attempts:
+                break
+            if not self.router.acquire(upstream):
+                saturated = saturated or upstream.full
+                continue
+            attempts += 1
+            try:
+                result = await call(upstream.provider, upstream_model)
+            except ProviderFailure as failure:
+                self.router.failed(upstream)
+                last = failure
+                continue
+            except BaseException:
+                self.router.abandoned(upstream)
+                raise
+            return upstream, result, attempts
+        if saturated and last is None:
+            raise Overloaded(f"every provider of '{entry.id}' is at capacity; retry shortly",
+                             headers={"retry-after": "1"})  # fmt: skip
+        detail = f" (last: {last.reason})" if last else ""
+        raise ProviderUnavailable(f"no provider could serve '{entry.id}'{detail}")
+
+    def _finish(
+        self,
+        ctx: RequestContext,
+        entry: CatalogEntry,
+        upstream: Upstream,
+        attempts: int,
+        usage: TokenUsage | None,
+    ) -> None:
+        latency = ctx.elapsed_ms()
+        self.router.succeeded(upstream, latency)
+        self._record(ctx, entry, upstream.name, 200, attempts, usage, latency)
+
+    def _record(
+        self,
+        ctx: RequestContext,
+        entry: CatalogEntry,
+        provider: str,
+        status: int,
+        attempts: int,
+        usage: TokenUsage | None,
+        latency: float,
+        *,
+        stream: bool = False,
+        ttft: float | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        usage = usage or TokenUsage(estimated=True)
+        self._recorder.record(
+            RequestRecord(
+                id=ctx.id, endpoint=ctx.endpoint, model=entry.id, status=status, provider=provider,
+                key_id=ctx.key_id, error_code=error_code, stream=stream, prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated,
+                attempts=attempts, latency_ms=latency, ttft_ms=ttft,
+            )
+        )  # fmt: skip
+
+    async def _relay(
+        self,
+        ctx: RequestContext,
+        entry: CatalogEntry,
+        upstream: Upstream,
+        attempts: int,
+        stream: ChunkStream,
+        first: bytes,
+        ttft: float,
+    ) -> AsyncIterator[bytes]:
+        outcome = "abandoned"  # until the stream ends one way or the other
+        try:
+            yield first
+            async for event in stream:
+                yield event
+            outcome = "ok"
+        except ProviderFailure as failure:
+            outcome = "failed"
+            yield sse.event({"error": {"message": f"the provider failed mid-stream: {failure.reason}",
+                                       "type": "server_error", "param": None, "code": "stream_interrupted"}})  # fmt: skip
+            yield sse.DONE
+        finally:
+            with anyio.CancelScope(shield=True):
+                await stream.aclose()
+            if outcome == "ok":
+                self.router.succeeded(upstream, ttft)
+            elif outcome == "failed":
+                self.router.failed(upstream)
+            else:
+                self.router.abandoned(upstream)
+            status = {"ok": 200, "failed": 502, "abandoned": 499}[outcome]
+            error = {"ok": None, "failed": "stream_interrupted", "abandoned": "client_disconnected"}[outcome]
+            self._record(ctx, entry, upstream.name, status, attempts, stream.usage, ctx.elapsed_ms(),
+                         stream=True, ttft=ttft, error_code=error)  # fmt: skip
+
+
+async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:
+    """Start a stream and wait for its first event, so that failures up to here can still fail over."""
+    result = await provider.chat(request, model)
+    if isinstance(result, Completion):
+        raise ProviderFailure(provider.name, "returned a completion for a streaming request")
+    try:
+        first = await result.__anext__()
+    except StopAsyncIteration:
+        await result.aclose()
+        raise ProviderFailure(provider.name, "stream ended before its first event") from None
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await result.aclose()
+        raise
+    return result, first
+
+
+__all__ = ["EmbeddingResult", "InferenceService", "RequestContext", "Served"]

@@ -1,0 +1,136 @@
+"""Chat with a GGUF model through llama.cpp (``llama-cpp-python``), in a thread of its own.
+
+The model's own chat template (from the GGUF) formats prompts; ``tools`` with a named ``tool_choice`` and
+``response_format`` are enforced by llama.cpp grammars. Parameters the caller left unset keep llama.cpp's
+defaults. ``n > 1`` runs the choices one after the other.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cluster.errors import UnsupportedParameter
+from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
+from cluster.gateway.sse import DONE, event
+from cluster.providers.base import Capability, Completion, EmbeddingResult, TokenUsage
+from cluster.providers.local.worker import ModelThread, ThreadStream
+
+_PASSED = (
+    "tools", "tool_choice", "response_format", "stop", "seed", "temperature", "top_p",
+    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
+)  # fmt: skip
+
+
+class LlamaCppProvider:
+    capabilities = frozenset({Capability.CHAT})
+
+    def __init__(self, name: str, model_path: Path, *, context: int, threads: int | None) -> None:
+        self.name = name
+        self._path = model_path
+        self._context = context
+        self._threads = threads
+        self._thread = ModelThread(name)
+        self._llama: Any = None
+
+    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | ThreadStream:
+        kwargs = self._kwargs(request)
+        if request.stream:
+            return self._thread.stream(lambda s: self._produce(s, kwargs, request, upstream_model))
+        return await self._thread.run(lambda: self._complete(kwargs, request.n, upstream_model))
+
+    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
+        raise UnsupportedParameter(f"{upstream_model} does not produce embeddings", param="model")
+
+    async def aclose(self) -> None:
+        self._thread.shutdown()
+
+    def _kwargs(self, request: ChatCompletionRequest) -> dict[str, Any]:
+        kwargs = request.model_dump(include=set(_PASSED), exclude_none=True)
+        kwargs["messages"] = [m.model_dump(exclude_none=True) for m in request.messages]
+        kwargs["max_tokens"] = min(request.output_limit or self._context, self._context)
+        if isinstance(kwargs.get("stop"), str):
+            kwargs["stop"] = [kwargs["stop"]]
+        return kwargs
+
+    def _model(self) -> Any:
+        if self._llama is None:
+            from llama_cpp import Llama
+
+            self._llama = Llama(
+                model_path=str(self._path),
+                n_ctx=self._context,
+                n_threads=self._threads,
+                verbose=False,
+            )
+        return self._llama
+
+    def _complete(self, kwargs: dict[str, Any], n: int, model: str) -> Completion:
+        llama = self._model()
+        choices: list[dict[str, Any]] = []
+        usage = TokenUsage()
+        result: dict[str, Any] = {}
+        for index in range(n):
+            result = llama.create_chat_completion(**kwargs)
+            choice = result["choices"][0]
+            choice["index"] = index
+            choices.append(choice)
+            usage.prompt_tokens = result["usage"]["prompt_tokens"]
+            usage.completion_tokens += result["usage"]["completion_tokens"]
+        body = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": result.get("created", int(time.time())),
+            "model": model,
+            "choices": choices,
+            "usage": _usage_json(usage),
+        }
+        return Completion(orjson.dumps(body), usage)
+
+    def _produce(self, stream: ThreadStream, kwargs: dict[str, Any], request: ChatCompletionRequest, model: str) -> None:
+        llama = self._model()
+        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        usage = stream.usage = TokenUsage()
+        created = int(time.time())
+        for index in range(request.n):
+            if stream.stopped:
+                break
+            done = usage.completion_tokens
+            prompt: int | None = None
+            generated = 0
+            for chunk in llama.create_chat_completion(stream=True, **kwargs):
+                if prompt is None:
+                    # When the first chunk arrives the context holds exactly the evaluated prompt.
+                    prompt = usage.prompt_tokens = llama.n_tokens
+                delta = chunk["choices"][0].get("delta") or {}
+                if delta.get("content") or delta.get("tool_calls"):
+                    generated += 1
+                    usage.completion_tokens = done + max(generated, llama.n_tokens - prompt)
+                chunk.update(id=completion_id, model=model, created=created)
+                chunk["choices"][0]["index"] = index
+                stream.put(event(chunk))
+                if stream.stopped:
+                    break
+        if request.wants_usage_chunk:
+            usage_chunk = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": _usage_json(usage),
+            }
+            stream.put(event(usage_chunk))
+        stream.put(DONE)
+
+
+def _usage_json(usage: TokenUsage) -> dict[str, int]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }

@@ -1,0 +1,169 @@
+"""Any upstream that speaks OpenAI's HTTP API: vLLM, SGLang, Ollama, llama.cpp server, hosted APIs.
+
+One pooled ``httpx.AsyncClient`` per provider. Requests are re-serialised from the validated model (with the
+upstream's own model name); responses go back as the upstream's bytes. Streams are split into events and
+passed through; only the event that carries ``usage`` is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from cluster.errors import UpstreamError
+from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
+from cluster.gateway.sse import DONE, data_of, split_events
+from cluster.providers.base import (
+    Capability,
+    Completion,
+    EmbeddingResult,
+    ProviderFailure,
+    TokenUsage,
+)
+from cluster.settings import ProviderConfig
+
+_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
+_TRANSPORT_ERRORS = (httpx.TransportError, httpx.TimeoutException)
+
+
+class OpenAICompatibleProvider:
+    capabilities = frozenset({Capability.CHAT, Capability.EMBEDDINGS})
+
+    def __init__(self, config: ProviderConfig, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.name = config.name
+        headers = {"content-type": "application/json", "accept-encoding": "identity", **config.headers}
+        if config.api_key is not None:
+            headers["authorization"] = f"Bearer {config.api_key.get_secret_value()}"
+        pool = config.max_concurrency
+        self._client = httpx.AsyncClient(
+            base_url=str(config.base_url).rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            transport=transport,
+        )
+
+    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | _UpstreamStream:
+        payload = request.model_dump(exclude_unset=True)
+        payload["model"] = upstream_model
+        if not request.stream:
+            response = await self._post("/chat/completions", payload)
+            return Completion(response.content, _usage_of(response.content))
+        # Ask for usage even when the client did not, so that metering never has to guess.
+        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        http_request = self._client.build_request("POST", "/chat/completions", content=orjson.dumps(payload))
+        try:
+            response = await self._client.send(http_request, stream=True)
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            self._raise_for_status(response)
+        return _UpstreamStream(self.name, response, request)
+
+    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
+        payload = request.model_dump(exclude_unset=True)
+        payload["model"] = upstream_model
+        response = await self._post("/embeddings", payload)
+        return EmbeddingResult(response.content, _usage_of(response.content))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
+        try:
+            response = await self._client.post(path, content=orjson.dumps(payload))
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
+        self._raise_for_status(response)
+        return response
+
+    def _raise_for_status(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        if status == 429 or status >= 500:
+            raise ProviderFailure(self.name, f"upstream answered {status}", status=status)
+        raise UpstreamError(status, _error_message(response.content, status), response.content)
+
+
+class _UpstreamStream:
+    """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
+
+    def __init__(self, provider: str, response: httpx.Response, request: ChatCompletionRequest) -> None:
+        self.usage: TokenUsage | None = None
+        self._provider = provider
+        self._response = response
+        self._events: AsyncIterator[bytes] = split_events(response.aiter_raw())
+        self._forward_usage = request.wants_usage_chunk
+        self._prompt_bytes = sum(len(str(m.content or "")) for m in request.messages)
+        self._chunks = 0
+        self._done = False
+
+    def __aiter__(self) -> _UpstreamStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        while True:
+            try:
+                event = await self._events.__anext__()
+            except StopAsyncIteration:
+                if not self._done:
+                    raise ProviderFailure(self._provider, "stream ended before [DONE]") from None
+                raise
+            except _TRANSPORT_ERRORS as exc:
+                raise ProviderFailure(self._provider, f"stream broke: {type(exc).__name__}") from exc
+            if event == DONE:
+                self._done = True
+                if self.usage is None:
+                    self.usage = self._estimate()
+                return event
+            if any(marker in event for marker in _USAGE_MARKERS):
+                data = orjson.loads(data_of(event))
+                self.usage = _usage_from(data.get("usage"))
+                if not self._forward_usage and not data.get("choices"):
+                    continue
+            self._chunks += 1
+            return event
+
+    def _estimate(self) -> TokenUsage:
+        # The upstream reported no usage: about one token per streamed chunk, four prompt bytes per token.
+        return TokenUsage(self._prompt_bytes // 4 + 1, self._chunks, estimated=True)
+
+    async def aclose(self) -> None:
+        if self.usage is None:
+            self.usage = self._estimate()
+        await self._response.aclose()
+
+
+def _usage_of(body: bytes) -> TokenUsage | None:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return _usage_from(data.get("usage")) if isinstance(data, dict) else None
+
+
+def _usage_from(usage: Any) -> TokenUsage | None:
+    if not isinstance(usage, dict):
+        return None
+    return TokenUsage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+
+
+def _error_message(body: bytes, status: int) -> str:
+    try:
+        data = orjson.loads(body)
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    except orjson.JSONDecodeError:
+        pass
+    return f"upstream answered {status}: {body[:200].decode(errors='replace')}"

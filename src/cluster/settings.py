@@ -1,0 +1,147 @@
+"""The one typed configuration object.
+
+Sources, highest priority first: keyword arguments, ``CLUSTER_*`` environment variables (nested with
+``__``, lists/objects as JSON), ``cluster.toml`` (path from ``--config`` or ``CLUSTER_CONFIG``), defaults.
+Built by the app factory or the CLI, never at import.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+TaskType = Literal["chat", "code", "reasoning", "instruct", "embedding"]
+ProviderKind = Literal["openai_compatible", "llama_cpp", "minilm_onnx"]
+
+LOCAL_CHAT_MODEL = "smollm2-135m-instruct"
+LOCAL_EMBEDDING_MODEL = "all-minilm-l6-v2"
+
+
+class ModelConfig(BaseModel):
+    """One entry of the public catalog. Prices are integer micro-USDC per 1M tokens."""
+
+    id: str
+    task: TaskType = "chat"
+    aliases: list[str] = []
+    owned_by: str = "cluster"
+    context_length: int | None = None
+    input_price: int = Field(0, ge=0, description="micro-USDC per 1M input tokens")
+    output_price: int = Field(0, ge=0, description="micro-USDC per 1M output tokens")
+    dimensions: int | None = None
+    tee: bool = False
+
+
+class ProviderConfig(BaseModel):
+    """An upstream that serves some catalog models.
+
+    ``models`` maps catalog ids to the upstream's own model names; a list means the names are the same.
+    """
+
+    name: str
+    kind: ProviderKind = "openai_compatible"
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    headers: dict[str, str] = {}
+    models: dict[str, str] = {}
+    weight: float = Field(1.0, gt=0)
+    max_concurrency: int = Field(256, ge=1)
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(120.0, gt=0)
+    tee: bool = False
+    model_path: Path | None = None
+    threads: int | None = None
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _list_means_same_name(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {name: name for name in value}
+        return value
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> ProviderConfig:
+        if self.kind == "openai_compatible" and not self.base_url:
+            raise ValueError(f"provider {self.name!r}: openai_compatible needs base_url")
+        return self
+
+
+class RouterSettings(BaseModel):
+    max_attempts: int = Field(3, ge=1, description="providers tried per request before giving up")
+    breaker_failures: int = Field(5, ge=1, description="consecutive failures that open a breaker")
+    breaker_cooldown: float = Field(10.0, gt=0, description="seconds open before a half-open probe")
+    ewma_alpha: float = Field(0.2, gt=0, le=1)
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = Field(1, ge=1)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+
+
+class LocalModelSettings(BaseModel):
+    """The bundled small models that make the embedded default work with nothing else installed."""
+
+    enabled: bool = True
+    chat_context: int = 2048
+    threads: int | None = None
+    max_queue: int = Field(32, ge=1, description="local requests waiting or running before 503")
+
+
+class RequestLogSettings(BaseModel):
+    flush_interval: float = Field(0.25, gt=0)
+    batch_size: int = Field(500, ge=1)
+    max_pending: int = Field(50_000, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None
+    )
+
+    data_dir: Path = Path(".cluster")
+    database_url: str | None = None
+    default_max_tokens: int = Field(4096, ge=1)
+    server: ServerSettings = ServerSettings()
+    router: RouterSettings = RouterSettings()
+    local: LocalModelSettings = LocalModelSettings()
+    request_log: RequestLogSettings = RequestLogSettings()
+    providers: list[ProviderConfig] = []
+    models: list[ModelConfig] = []
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
+        """Settings from a TOML file (if it exists), the environment, and explicit overrides."""
+        path = config or Path(os.environ.get("CLUSTER_CONFIG", "cluster.toml"))
+        if config is not None and not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        toml_config = SettingsConfigDict(**{**cls.model_config, "toml_file": path if path.is_file() else None})
+        bound = type("Settings", (cls,), {"model_config": toml_config})
+        settings: Settings = bound(**overrides)
+        return settings
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'cluster.db').resolve()}"
