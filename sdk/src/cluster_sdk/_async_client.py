@@ -1,0 +1,117 @@
+"""The asynchronous client (same surface as ``Cluster``, awaitable)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
+from cluster_sdk._errors import APIConnectionError
+from cluster_sdk._types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, Model
+
+
+class AsyncCluster:
+    """``AsyncCluster(base_url=..., api_key=...)``: chat completions (streaming too), embeddings, models.
+
+    Retries connection errors, 408/409/429/5xx with exponential backoff (or the server's Retry-After) up to
+    ``max_retries`` times; a stream is only retried before its first event.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        api_key: str | None = None,
+        *,
+        max_retries: int = 2,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
+        self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
+        self.chat = _Chat(self)
+        self.embeddings = _Embeddings(self)
+        self.models = _Models(self)
+
+    async def request(self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False) -> httpx.Response:
+        url = self._config.base_url + path
+        for attempt in range(self._config.max_retries + 1):
+            last = attempt == self._config.max_retries
+            try:
+                request = self._http.build_request(method, url, json=body, headers=self._config.headers())
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if last:
+                    raise APIConnectionError(f"cannot reach {url}: {exc}") from exc
+                await asyncio.sleep(retry_delay(attempt, None))
+                continue
+            if should_retry(response) and not last:
+                await response.aclose()
+                await asyncio.sleep(retry_delay(attempt, response))
+                continue
+            if response.status_code >= 400 and stream:
+                await response.aread()
+                await response.aclose()
+            raise_for_status(response)
+            return response
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncCluster:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+
+class _Completions:
+    def __init__(self, client: AsyncCluster) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> Any:
+        """Returns a ``ChatCompletion``, or an async iterator of ``ChatCompletionChunk`` when ``stream=True``."""
+        if params.get("stream"):
+            return _chunks(await self._client.request("POST", "/chat/completions", params, stream=True))
+        response = await self._client.request("POST", "/chat/completions", params)
+        return ChatCompletion.model_validate_json(response.content)
+
+
+async def _chunks(response: httpx.Response) -> AsyncIterator[ChatCompletionChunk]:
+    try:
+        async for line in response.aiter_lines():
+            payload = decode_event(line)
+            if payload is not None:
+                yield ChatCompletionChunk.model_validate(payload)
+    finally:
+        await response.aclose()
+
+
+class _Chat:
+    def __init__(self, client: AsyncCluster) -> None:
+        self.completions = _Completions(client)
+
+
+class _Embeddings:
+    def __init__(self, client: AsyncCluster) -> None:
+        self._client = client
+
+    async def create(self, **params: Any) -> CreateEmbeddingResponse:
+        response = await self._client.request("POST", "/embeddings", params)
+        return CreateEmbeddingResponse.model_validate_json(response.content)
+
+
+class _Models:
+    def __init__(self, client: AsyncCluster) -> None:
+        self._client = client
+
+    async def list(self) -> list[Model]:
+        response = await self._client.request("GET", "/models")
+        return [Model.model_validate(item) for item in response.json()["data"]]
+
+    async def retrieve(self, model: str) -> Model:
+        response = await self._client.request("GET", f"/models/{model}")
+        return Model.model_validate_json(response.content)

@@ -1,0 +1,117 @@
+"""The synchronous client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
+from cluster_sdk._errors import APIConnectionError
+from cluster_sdk._types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, Model
+
+
+class Cluster:
+    """``Cluster(base_url=..., api_key=...)``: chat completions (streaming too), embeddings, models.
+
+    Retries connection errors, 408/409/429/5xx with exponential backoff (or the server's Retry-After) up to
+    ``max_retries`` times; a stream is only retried before its first event.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000",
+        api_key: str | None = None,
+        *,
+        max_retries: int = 2,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
+        self._http = http_client or httpx.Client(timeout=self._config.timeout)
+        self.chat = _Chat(self)
+        self.embeddings = _Embeddings(self)
+        self.models = _Models(self)
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False) -> httpx.Response:
+        url = self._config.base_url + path
+        for attempt in range(self._config.max_retries + 1):
+            last = attempt == self._config.max_retries
+            try:
+                request = self._http.build_request(method, url, json=body, headers=self._config.headers())
+                response = self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if last:
+                    raise APIConnectionError(f"cannot reach {url}: {exc}") from exc
+                time.sleep(retry_delay(attempt, None))
+                continue
+            if should_retry(response) and not last:
+                response.close()
+                time.sleep(retry_delay(attempt, response))
+                continue
+            if response.status_code >= 400 and stream:
+                response.read()
+                response.close()
+            raise_for_status(response)
+            return response
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class _Completions:
+    def __init__(self, client: Cluster) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        """Returns a ``ChatCompletion``, or an iterator of ``ChatCompletionChunk`` when ``stream=True``."""
+        if params.get("stream"):
+            return _chunks(self._client.request("POST", "/chat/completions", params, stream=True))
+        response = self._client.request("POST", "/chat/completions", params)
+        return ChatCompletion.model_validate_json(response.content)
+
+
+def _chunks(response: httpx.Response) -> Iterator[ChatCompletionChunk]:
+    try:
+        for line in response.iter_lines():
+            payload = decode_event(line)
+            if payload is not None:
+                yield ChatCompletionChunk.model_validate(payload)
+    finally:
+        response.close()
+
+
+class _Chat:
+    def __init__(self, client: Cluster) -> None:
+        self.completions = _Completions(client)
+
+
+class _Embeddings:
+    def __init__(self, client: Cluster) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> CreateEmbeddingResponse:
+        response = self._client.request("POST", "/embeddings", params)
+        return CreateEmbeddingResponse.model_validate_json(response.content)
+
+
+class _Models:
+    def __init__(self, client: Cluster) -> None:
+        self._client = client
+
+    def list(self) -> list[Model]:
+        response = self._client.request("GET", "/models")
+        return [Model.model_validate(item) for item in response.json()["data"]]
+
+    def retrieve(self, model: str) -> Model:
+        response = self._client.request("GET", f"/models/{model}")
+        return Model.model_validate_json(response.content)

@@ -1,0 +1,82 @@
+"""Response models. They accept unknown fields, so a newer server never breaks an older client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Usage(_Open):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatMessage(_Open):
+    role: str
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class Choice(_Open):
+    index: int
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class ChatCompletion(_Open):
+    id: str
+    object: str = "chat.completion"
+    created: int = 0
+    model: str
+    choices: list[Choice]
+    usage: Usage | None = None
+
+
+class Delta(_Open):
+    role: str | None = None
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ChunkChoice(_Open):
+    index: int
+    delta: Delta
+    finish_reason: str | None = None
+
+
+class ChatCompletionChunk(_Open):
+    id: str
+    object: str = "chat.completion.chunk"
+    created: int = 0
+    model: str
+    choices: list[ChunkChoice]
+    usage: Usage | None = None
+
+
+class Embedding(_Open):
+    index: int
+    embedding: list[float] | str
+    object: str = "embedding"
+
+
+class CreateEmbeddingResponse(_Open):
+    data: list[Embedding]
+    model: str
+    usage: Usage
+    object: str = "list"
+
+
+class Model(_Open):
+    id: str
+    object: str = "model"
+    owned_by: str = ""
+    task: str | None = None
+    context_length: int | None = None
+    providers: list[str] = []
+    tee: bool = False
