@@ -55,6 +55,11 @@ class LlamaCppProvider:
         kwargs["max_tokens"] = min(request.output_limit or self._context, self._context)
         if isinstance(kwargs.get("stop"), str):
             kwargs["stop"] = [kwargs["stop"]]
+        response_format = kwargs.get("response_format")
+        if response_format and response_format["type"] == "json_schema":
+            # llama-cpp-python spells OpenAI's json_schema format as json_object with a schema.
+            schema = response_format["json_schema"].get("schema") or {"type": "object"}
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
         return kwargs
 
     def _model(self) -> Any:
