@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from alembic import command
@@ -8,6 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_LOCK = 727274  # any constant: the advisory lock id all Cluster processes agree on
 
 
 def alembic_config() -> Config:
@@ -17,12 +22,26 @@ def alembic_config() -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Bring the schema to ``revision``. Safe to run from several processes on PostgreSQL (it takes an
-    advisory lock) and on SQLite (the file lock serialises the DDL)."""
-    async with engine.begin() as connection:
+    """Bring the schema to ``revision``; safe when several processes start at once (a PostgreSQL advisory
+    lock, or a file lock beside the SQLite database, serialises them)."""
+    async with _sqlite_lock(engine), engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            await connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
         await connection.run_sync(_upgrade, revision)
+
+
+@contextlib.asynccontextmanager
+async def _sqlite_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "w") as handle:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _upgrade(connection: Connection, revision: str) -> None:

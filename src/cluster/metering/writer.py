@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from sqlalchemy import insert
@@ -16,53 +15,79 @@ from cluster.metering.records import RequestRecord
 from cluster.settings import RequestLogSettings
 
 log = logging.getLogger(__name__)
+class _Marker:
+    """Queued behind records: the writer resolves ``done`` once everything before it is written."""
+
+    def __init__(self, stop: bool) -> None:
+        self.stop = stop
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class RequestLogWriter:
     def __init__(self, engine: AsyncEngine, settings: RequestLogSettings) -> None:
         self._engine = engine
         self._settings = settings
-        self._queue: asyncio.Queue[RequestRecord] = asyncio.Queue(maxsize=settings.max_pending)
+        self._queue: asyncio.Queue[RequestRecord | _Marker] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.written = 0
 
     def record(self, record: RequestRecord) -> None:
-        """Never blocks and never raises: a full queue (database down for long) drops and counts."""
-        try:
-            self._queue.put_nowait(record)
-        except asyncio.QueueFull:
+        """Never blocks and never raises: past ``max_pending`` rows (database down for long) it drops and counts."""
+        if self._queue.qsize() >= self._settings.max_pending:
             self.dropped += 1
+            return
+        self._queue.put_nowait(record)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="request-log-writer")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
     async def flush(self) -> None:
-        """Write everything queued so far."""
-        while not self._queue.empty():
-            await self._write(self._take(self._settings.batch_size))
+        """Return once every record queued before this call is written."""
+        await self._barrier(stop=False)
+
+    async def stop(self) -> None:
+        """Write what is queued, then end the writer task (it is never cancelled mid-batch)."""
+        await self._barrier(stop=True)
+        self._task = None
+
+    async def _barrier(self, *, stop: bool) -> None:
+        if self._task is None or self._task.done():
+            while not self._queue.empty():
+                batch, _ = self._take(self._settings.batch_size)
+                await self._write(batch)
+            return
+        marker = _Marker(stop)
+        self._queue.put_nowait(marker)
+        await marker.done
 
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
-            await asyncio.sleep(self._settings.flush_interval)
-            await self._write([first, *self._take(self._settings.batch_size - 1)])
-            while self._queue.qsize() >= self._settings.batch_size:  # keep up under load
-                await self._write(self._take(self._settings.batch_size))
+            batch: list[RequestRecord] = []
+            marker = first if isinstance(first, _Marker) else None
+            if marker is None:
+                assert isinstance(first, RequestRecord)
+                await asyncio.sleep(self._settings.flush_interval)
+                batch, marker = self._take(self._settings.batch_size - 1)
+                batch.insert(0, first)
+            await self._write(batch)
+            while marker is None and self._queue.qsize() >= self._settings.batch_size:  # keep up under load
+                batch, marker = self._take(self._settings.batch_size)
+                await self._write(batch)
+            if marker is not None:
+                marker.done.set_result(None)
+                if marker.stop:
+                    return
 
-    def _take(self, limit: int) -> list[RequestRecord]:
+    def _take(self, limit: int) -> tuple[list[RequestRecord], _Marker | None]:
         batch: list[RequestRecord] = []
         while len(batch) < limit and not self._queue.empty():
-            batch.append(self._queue.get_nowait())
-        return batch
+            item = self._queue.get_nowait()
+            if isinstance(item, _Marker):
+                return batch, item
+            batch.append(item)
+        return batch, None
 
     async def _write(self, batch: list[RequestRecord]) -> None:
         if not batch:

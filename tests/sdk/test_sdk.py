@@ -1,0 +1,98 @@
+"""cluster_sdk against a running gateway, sync and async, plus its retry policy against a real server
+that answers 429 twice before it succeeds."""
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+import cluster_sdk
+from cluster.app import create_app
+from cluster_sdk import AsyncCluster, Cluster
+from tests.conftest import make_settings
+from tests.support import ServerThread
+
+HI = [{"role": "user", "content": "Say hi."}]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    data: Path = tmp_path_factory.mktemp("sdk")
+    with ServerThread(create_app(make_settings(data))) as running:
+        yield running
+
+
+def test_exported_names() -> None:
+    for name in cluster_sdk.__all__:
+        assert hasattr(cluster_sdk, name), name
+    assert not [n for n in dir(cluster_sdk) if not n.startswith("_") and n not in cluster_sdk.__all__
+                and n not in {"annotations"}]  # fmt: skip
+
+
+def test_sync_client(server: ServerThread) -> None:
+    with Cluster(base_url=server.url) as client:
+        reply = client.chat.completions.create(model="smollm2", messages=HI, max_tokens=8)
+        assert reply.choices[0].message.content and reply.usage and reply.usage.total_tokens > 0
+        chunks = list(client.chat.completions.create(model="smollm2", messages=HI, max_tokens=8, stream=True))
+        assert any(c.choices and c.choices[0].delta.content for c in chunks)
+        vectors = client.embeddings.create(model="all-minilm-l6-v2", input=["a", "b"])
+        assert len(vectors.data[1].embedding) == 384
+        assert "smollm2-135m-instruct" in {m.id for m in client.models.list()}
+
+
+async def test_async_client(server: ServerThread) -> None:
+    async with AsyncCluster(base_url=server.url + "/v1") as client:
+        reply = await client.chat.completions.create(model="smollm2", messages=HI, max_tokens=8)
+        assert reply.choices[0].message.role == "assistant"
+        stream = await client.chat.completions.create(model="smollm2", messages=HI, max_tokens=8, stream=True)
+        assert [c async for c in stream]
+        assert (await client.models.retrieve("smollm2")).task == "chat"
+
+
+def test_typed_errors(server: ServerThread) -> None:
+    client = Cluster(base_url=server.url, max_retries=0)
+    with pytest.raises(cluster_sdk.NotFoundError) as info:
+        client.chat.completions.create(model="nope", messages=HI)
+    assert info.value.status_code == 404 and info.value.code == "model_not_found" and info.value.param == "model"
+    with pytest.raises(cluster_sdk.BadRequestError):
+        client.embeddings.create(model="all-minilm-l6-v2", input=[])
+    with pytest.raises(cluster_sdk.APIConnectionError):
+        Cluster(base_url="http://127.0.0.1:9", max_retries=1).models.list()
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    calls = 0
+
+    def do_GET(self) -> None:
+        type(self).calls += 1
+        if type(self).calls <= 2:
+            body = b'{"error": {"message": "slow down", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}'
+            self.send_response(429)
+            self.send_header("retry-after", "0")
+        else:
+            body = b'{"object": "list", "data": [{"id": "m", "object": "model"}]}'
+            self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_retries_429_then_gives_up_with_a_typed_error() -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        assert [m.id for m in Cluster(base_url=url, max_retries=2).models.list()] == ["m"]
+        assert _Flaky.calls == 3
+        _Flaky.calls = 0
+        with pytest.raises(cluster_sdk.RateLimitError) as info:
+            Cluster(base_url=url, max_retries=1).models.list()
+        assert info.value.code == "rate_limit_exceeded" and _Flaky.calls == 2
+    finally:
+        httpd.shutdown()
