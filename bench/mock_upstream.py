@@ -24,27 +24,53 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
     created = int(time.time())
     fingerprint = f"mock-{name}"
     words = [f" tok{i}" for i in range(chunks)]
-    canned = orjson.dumps({
-        "id": "chatcmpl-mock", "object": "chat.completion", "created": created, "model": "mock",
-        "system_fingerprint": fingerprint,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(words)}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": chunks, "total_tokens": 10 + chunks},
-    })  # fmt: skip
+    canned = orjson.dumps(
+        {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion",
+            "created": created,
+            "model": "mock",
+            "system_fingerprint": fingerprint,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(words)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": chunks, "total_tokens": 10 + chunks},
+        }
+    )
     headers = [(b"content-type", b"application/json"), (b"x-mock-upstream", name.encode())]
     sse_headers = [(b"content-type", b"text/event-stream"), (b"x-mock-upstream", name.encode())]
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        body = {"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created, "model": "mock",
-                "system_fingerprint": fingerprint,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        body = {
+            "id": "chatcmpl-mock",
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": "mock",
+            "system_fingerprint": fingerprint,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
     canned_events = [chunk({"role": "assistant", "content": ""}), *(chunk({"content": w}) for w in words)]
     canned_events.append(chunk({}, "stop"))
-    usage_event = b"data: " + orjson.dumps({
-        "id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": created, "model": "mock",
-        "choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": chunks, "total_tokens": 10 + chunks},
-    }) + b"\n\n"  # fmt: skip
+    usage_event = (
+        b"data: "
+        + orjson.dumps(
+            {
+                "id": "chatcmpl-mock",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": "mock",
+                "choices": [],
+                "usage": {"prompt_tokens": 10, "completion_tokens": chunks, "total_tokens": 10 + chunks},
+            }
+        )
+        + b"\n\n"
+    )
 
     async def read_body(receive: Any) -> bytes:
         body = b""
@@ -67,7 +93,9 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
         path = scope["path"]
         if scope["method"] == "GET":
             if path.endswith("/models"):
-                await respond(send, 200, orjson.dumps({"object": "list", "data": [{"id": "mock", "object": "model"}]}))
+                await respond(
+                    send, 200, orjson.dumps({"object": "list", "data": [{"id": "mock", "object": "model"}]})
+                )
             else:
                 await respond(send, 200, b'{"status":"ok"}')
             return
@@ -75,21 +103,39 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         if "mock_status" in request:
-            error = {"error": {"message": f"mock {name} says {request['mock_status']}", "type": "mock", "code": None}}
+            error = {
+                "error": {
+                    "message": f"mock {name} says {request['mock_status']}",
+                    "type": "mock",
+                    "code": None,
+                }
+            }
             await respond(send, int(request["mock_status"]), orjson.dumps(error))
             return
         if path.endswith("/embeddings"):
             inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
             data = [{"object": "embedding", "index": i, "embedding": [0.125] * 8} for i in range(len(inputs))]
             usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
-            await respond(send, 200, orjson.dumps({"object": "list", "data": data, "model": "mock", "usage": usage}))
+            await respond(
+                send, 200, orjson.dumps({"object": "list", "data": data, "model": "mock", "usage": usage})
+            )
             return
         events, body = canned_events, canned
         if request.get("mock_echo"):
             text = str(request["messages"][-1]["content"])
             events = [chunk({"role": "assistant", "content": text}), chunk({}, "stop")]
-            body = orjson.dumps({**orjson.loads(canned), "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]})
+            body = orjson.dumps(
+                {
+                    **orjson.loads(canned),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            )
         if not request.get("stream"):
             await respond(send, 200, body)
             return
@@ -117,8 +163,15 @@ def main() -> None:
 
     import uvicorn
 
-    uvicorn.run(build_app(args.name, args.chunks, args.delay_ms), host=args.host, port=args.port,
-                loop="uvloop", http="httptools", access_log=False, log_level="warning")  # fmt: skip
+    uvicorn.run(
+        build_app(args.name, args.chunks, args.delay_ms),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,15 @@ class MockUpstream:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> MockUpstream:
-        command = [sys.executable, str(MOCK_UPSTREAM), "--port", str(self.port), "--name", self.name, *self.args]
+        command = [
+            sys.executable,
+            str(MOCK_UPSTREAM),
+            "--port",
+            str(self.port),
+            "--name",
+            self.name,
+            *self.args,
+        ]
         self.process = subprocess.Popen(command)
         wait_http(f"http://127.0.0.1:{self.port}/health")
         return self

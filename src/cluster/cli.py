@@ -17,7 +17,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
 
 ConfigOption = Annotated[
-    Path | None, typer.Option("--config", "-c", help="cluster.toml to read (default: ./cluster.toml if present)")
+    Path | None,
+    typer.Option("--config", "-c", help="cluster.toml to read (default: ./cluster.toml if present)"),
 ]
 
 

@@ -98,7 +98,7 @@ class RateLimited(ClusterError):
 
 
 class UpstreamError(ClusterError):
-    """An upstream refused the request itself (a 4xx other than 429): the client's problem, not routed around."""
+    """An upstream refused the request itself (a 4xx other than 429): the client's problem, not rerouted."""
 
     type = "invalid_request_error"
     code = "upstream_error"

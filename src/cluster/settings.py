@@ -135,7 +135,9 @@ class Settings(BaseSettings):
         path = config or Path(os.environ.get("CLUSTER_CONFIG", "cluster.toml"))
         if config is not None and not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        toml_config = SettingsConfigDict(**{**cls.model_config, "toml_file": path if path.is_file() else None})
+        toml_config = SettingsConfigDict(
+            **{**cls.model_config, "toml_file": path if path.is_file() else None}
+        )
         bound = type("Settings", (cls,), {"model_config": toml_config})
         settings: Settings = bound(**overrides)
         return settings

@@ -20,7 +20,9 @@ def assert_error(response: httpx.Response, status: int, code: str | None, param:
 
 
 async def test_unknown_model_is_404_model_not_found(client: httpx.AsyncClient) -> None:
-    response = await client.post(CHAT, json={"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})
+    response = await client.post(
+        CHAT, json={"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert_error(response, 404, "model_not_found", "model")
     assert response.json()["error"]["type"] == "invalid_request_error"
     response = await client.post("/v1/embeddings", json={"model": "gpt-9", "input": "x"})
@@ -33,9 +35,15 @@ async def test_unknown_model_is_404_model_not_found(client: httpx.AsyncClient) -
         ({"model": "smollm2"}, "messages"),
         ({"model": "smollm2", "messages": []}, "messages"),
         ({"model": "smollm2", "messages": [{"role": "wizard", "content": "x"}]}, "messages.0.role"),
-        ({"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "temperature": 3}, "temperature"),
+        (
+            {"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "temperature": 3},
+            "temperature",
+        ),
         ({"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "n": 0}, "n"),
-        ({"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}, "max_tokens"),
+        (
+            {"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1},
+            "max_tokens",
+        ),
         ({"messages": [{"role": "user", "content": "x"}]}, "model"),
     ],
 )
@@ -44,7 +52,11 @@ async def test_invalid_chat_bodies_are_400(client: httpx.AsyncClient, body: dict
 
 
 async def test_stream_options_without_stream_is_400(client: httpx.AsyncClient) -> None:
-    body = {"model": "smollm2", "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}
+    body = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "x"}],
+        "stream_options": {"include_usage": True},
+    }
     assert_error(await client.post(CHAT, json=body), 400, "invalid_request")
 
 
@@ -55,7 +67,11 @@ async def test_invalid_json_is_400(client: httpx.AsyncClient) -> None:
 
 
 async def test_embedding_input_checks(client: httpx.AsyncClient) -> None:
-    assert_error(await client.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": []}), 400, "invalid_request")
+    assert_error(
+        await client.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": []}),
+        400,
+        "invalid_request",
+    )
     body = {"model": "all-minilm-l6-v2", "input": "x", "encoding_format": "hex"}
     assert_error(await client.post("/v1/embeddings", json=body), 400, "invalid_request", "encoding_format")
     body = {"model": "all-minilm-l6-v2", "input": "x", "dimensions": 128}
@@ -65,7 +81,11 @@ async def test_embedding_input_checks(client: httpx.AsyncClient) -> None:
 async def test_wrong_endpoint_for_the_model_is_400(client: httpx.AsyncClient) -> None:
     body = {"model": "all-minilm-l6-v2", "messages": [{"role": "user", "content": "x"}]}
     assert_error(await client.post(CHAT, json=body), 400, "model_not_supported", "model")
-    assert_error(await client.post("/v1/embeddings", json={"model": "smollm2", "input": "x"}), 400, "model_not_supported")
+    assert_error(
+        await client.post("/v1/embeddings", json={"model": "smollm2", "input": "x"}),
+        400,
+        "model_not_supported",
+    )
 
 
 async def test_unknown_route_and_method_keep_the_error_format(client: httpx.AsyncClient) -> None:

@@ -8,7 +8,12 @@ async def test_models_list_describes_each_model(client: httpx.AsyncClient) -> No
     chat = models["smollm2-135m-instruct"]
     assert chat["object"] == "model" and chat["owned_by"] == "HuggingFaceTB"
     assert chat["task"] == "chat" and chat["context_length"] == 2048
-    assert chat["pricing"] == {"currency": "USDC", "unit": "1M tokens", "input": "0.010000", "output": "0.020000"}
+    assert chat["pricing"] == {
+        "currency": "USDC",
+        "unit": "1M tokens",
+        "input": "0.010000",
+        "output": "0.020000",
+    }
     assert chat["providers"] == ["local-llama"] and chat["tee"] is False
     embedding = models["all-minilm-l6-v2"]
     assert embedding["task"] == "embedding" and embedding["dimensions"] == 384

@@ -41,8 +41,17 @@ async def test_writer_batches_rows_into_few_inserts(database_url: str) -> None:
     writer.start()
     try:
         for i in range(250):
-            writer.record(RequestRecord(id=f"r{i}", endpoint="chat.completions", model="m", status=200,
-                                        provider="p", prompt_tokens=i, completion_tokens=2 * i))  # fmt: skip
+            writer.record(
+                RequestRecord(
+                    id=f"r{i}",
+                    endpoint="chat.completions",
+                    model="m",
+                    status=200,
+                    provider="p",
+                    prompt_tokens=i,
+                    completion_tokens=2 * i,
+                )
+            )
         await asyncio.sleep(0.3)
         await writer.stop()
         assert writer.written == 250 and writer.dropped == 0
@@ -55,19 +64,29 @@ async def test_writer_batches_rows_into_few_inserts(database_url: str) -> None:
         await engine.dispose()
 
 
-async def test_requests_through_the_app_are_logged_with_metadata(database_url: str, tmp_path: Path,
-                                                                 mock_upstream: MockUpstream) -> None:  # fmt: skip
-    settings = make_settings(tmp_path, database_url=database_url, local={"enabled": False},
-                             providers=[mock_provider("up", mock_upstream)])  # fmt: skip
+async def test_requests_through_the_app_are_logged_with_metadata(
+    database_url: str, tmp_path: Path, mock_upstream: MockUpstream
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        local={"enabled": False},
+        providers=[mock_provider("up", mock_upstream)],
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as http:
-            ok = await http.post("/v1/chat/completions",
-                                 json={"model": "mock-model", "messages": [{"role": "user", "content": "x"}]})
-            streamed = await http.post("/v1/chat/completions", json={
-                "model": "mock-model", "messages": [{"role": "user", "content": "x"}], "stream": True})  # fmt: skip
-            missing = await http.post("/v1/chat/completions",
-                                      json={"model": "nope", "messages": [{"role": "user", "content": "x"}]})
+            ok = await http.post(
+                "/v1/chat/completions",
+                json={"model": "mock-model", "messages": [{"role": "user", "content": "x"}]},
+            )
+            streamed = await http.post(
+                "/v1/chat/completions",
+                json={"model": "mock-model", "messages": [{"role": "user", "content": "x"}], "stream": True},
+            )
+            missing = await http.post(
+                "/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user", "content": "x"}]}
+            )
         services = app.state.services
         await services.request_log.flush()
         async with services.engine.connect() as connection:

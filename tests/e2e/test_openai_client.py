@@ -66,4 +66,6 @@ def test_errors_map_to_the_clients_exception_types(client: openai.OpenAI) -> Non
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
     assert not_found.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "x"}], temperature=5)
+        client.chat.completions.create(
+            model="smollm2", messages=[{"role": "user", "content": "x"}], temperature=5
+        )

@@ -30,17 +30,26 @@ def test_marker_is_nowhere_after_a_run(tmp_path: Path, mock_upstream: MockUpstre
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "cluster", "serve", "--port", str(port), "--config", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path,
-        )  # fmt: skip
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_http(f"{base}/health", timeout=60)
         said = [{"role": "user", "content": f"Please repeat {marker} exactly."}]
         requests = [
             ("/v1/chat/completions", {"model": "smollm2", "messages": said, "max_tokens": 24}),
-            ("/v1/chat/completions", {"model": "smollm2", "messages": said, "max_tokens": 24, "stream": True}),
+            (
+                "/v1/chat/completions",
+                {"model": "smollm2", "messages": said, "max_tokens": 24, "stream": True},
+            ),
             ("/v1/chat/completions", {"model": "echo-model", "messages": said, "mock_echo": True}),
-            ("/v1/chat/completions", {"model": "echo-model", "messages": said, "mock_echo": True, "stream": True}),
+            (
+                "/v1/chat/completions",
+                {"model": "echo-model", "messages": said, "mock_echo": True, "stream": True},
+            ),
             ("/v1/chat/completions", {"model": "echo-model", "messages": said, "mock_status": 500}),
             ("/v1/chat/completions", {"model": "smollm2", "messages": said, "temperature": 9}),
             ("/v1/embeddings", {"model": "all-minilm-l6-v2", "input": [marker, f"{marker} again"]}),

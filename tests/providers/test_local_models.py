@@ -17,7 +17,9 @@ def sse_payloads(text: str) -> list[dict]:
 
 
 async def test_local_chat_answers(client: httpx.AsyncClient) -> None:
-    response = await client.post(CHAT, json={"model": "smollm2", "messages": HELLO, "max_tokens": 16, "seed": 7})
+    response = await client.post(
+        CHAT, json={"model": "smollm2", "messages": HELLO, "max_tokens": 16, "seed": 7}
+    )
     assert response.status_code == 200
     assert response.headers["x-cluster-provider"] == "local-llama"
     body = response.json()
@@ -29,8 +31,14 @@ async def test_local_chat_answers(client: httpx.AsyncClient) -> None:
 
 
 async def test_local_chat_streams_token_by_token_with_usage(client: httpx.AsyncClient) -> None:
-    body = {"model": "smollm2", "messages": HELLO, "max_tokens": 12, "stream": True,
-            "stream_options": {"include_usage": True}, "temperature": 0}  # fmt: skip
+    body = {
+        "model": "smollm2",
+        "messages": HELLO,
+        "max_tokens": 12,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0,
+    }
     response = await client.post(CHAT, json=body)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
@@ -61,10 +69,24 @@ async def test_n_stop_and_seed(client: httpx.AsyncClient) -> None:
 
 
 async def test_named_tool_choice_yields_a_tool_call(client: httpx.AsyncClient) -> None:
-    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}  # fmt: skip
-    body = {"model": "smollm2", "messages": [{"role": "user", "content": "Weather in Paris?"}], "tools": [tool],
-            "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "max_tokens": 40}  # fmt: skip
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+    body = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [tool],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        "max_tokens": 40,
+    }
     choice = (await client.post(CHAT, json=body)).json()["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     call = choice["message"]["tool_calls"][0]["function"]
@@ -73,9 +95,12 @@ async def test_named_tool_choice_yields_a_tool_call(client: httpx.AsyncClient) -
 
 async def test_json_schema_response_format_is_enforced(client: httpx.AsyncClient) -> None:
     schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
-    body = {"model": "smollm2", "messages": [{"role": "user", "content": "Name a colour as JSON."}],
-            "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
-            "max_tokens": 60}  # fmt: skip
+    body = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "Name a colour as JSON."}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+        "max_tokens": 60,
+    }
     content = (await client.post(CHAT, json=body)).json()["choices"][0]["message"]["content"]
     assert isinstance(orjson.loads(content)["name"], str)
 
@@ -93,9 +118,15 @@ async def test_embeddings_are_384_dim_unit_vectors_that_carry_meaning(client: ht
 
 
 async def test_base64_encoding_matches_floats(client: httpx.AsyncClient) -> None:
-    floats = (await client.post("/v1/embeddings", json={"model": "text-embedding-minilm", "input": "hi"})).json()
-    encoded = (await client.post("/v1/embeddings",
-                                 json={"model": "text-embedding-minilm", "input": "hi", "encoding_format": "base64"})).json()  # fmt: skip
+    floats = (
+        await client.post("/v1/embeddings", json={"model": "text-embedding-minilm", "input": "hi"})
+    ).json()
+    encoded = (
+        await client.post(
+            "/v1/embeddings",
+            json={"model": "text-embedding-minilm", "input": "hi", "encoding_format": "base64"},
+        )
+    ).json()
     decoded = np.frombuffer(base64.b64decode(encoded["data"][0]["embedding"]), dtype=np.float32)
     assert np.allclose(decoded, floats["data"][0]["embedding"], atol=1e-6)
 

@@ -19,11 +19,15 @@ MSG = [{"role": "user", "content": "hi"}]
 @pytest.fixture
 async def gateway(tmp_path: Path, mock_upstream: MockUpstream) -> AsyncIterator[httpx.AsyncClient]:
     dead = ProviderConfig(name="dead", base_url=f"http://127.0.0.1:{free_port()}/v1", models=["only-dead"])
-    settings = make_settings(tmp_path, local={"enabled": False}, providers=[mock_provider("up", mock_upstream), dead])
+    settings = make_settings(
+        tmp_path, local={"enabled": False}, providers=[mock_provider("up", mock_upstream), dead]
+    )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cluster") as http:
-            yield http
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cluster") as http,
+    ):
+        yield http
 
 
 def events(text: str) -> list[bytes]:

@@ -1,8 +1,8 @@
 """Client for Cluster's OpenAI-compatible API.
 
-    from cluster_sdk import Cluster
-    client = Cluster(base_url="http://127.0.0.1:8000", api_key="sk-cluster-...")
-    reply = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}])
+from cluster_sdk import Cluster
+client = Cluster(base_url="http://127.0.0.1:8000", api_key="sk-cluster-...")
+reply = client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "Hi"}])
 """
 
 from cluster_sdk._async_client import AsyncCluster

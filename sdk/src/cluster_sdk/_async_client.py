@@ -35,7 +35,9 @@ class AsyncCluster:
         self.embeddings = _Embeddings(self)
         self.models = _Models(self)
 
-    async def request(self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False) -> httpx.Response:
+    async def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False
+    ) -> httpx.Response:
         url = self._config.base_url + path
         for attempt in range(self._config.max_retries + 1):
             last = attempt == self._config.max_retries
@@ -73,7 +75,7 @@ class _Completions:
         self._client = client
 
     async def create(self, **params: Any) -> Any:
-        """Returns a ``ChatCompletion``, or an async iterator of ``ChatCompletionChunk`` when ``stream=True``."""
+        """A ``ChatCompletion``, or an async iterator of ``ChatCompletionChunk`` when ``stream=True``."""
         if params.get("stream"):
             return _chunks(await self._client.request("POST", "/chat/completions", params, stream=True))
         response = await self._client.request("POST", "/chat/completions", params)

@@ -23,7 +23,9 @@ class ClientConfig:
     timeout: httpx.Timeout
 
     @classmethod
-    def of(cls, base_url: str, api_key: str | None, max_retries: int, timeout: float | httpx.Timeout | None) -> ClientConfig:
+    def of(
+        cls, base_url: str, api_key: str | None, max_retries: int, timeout: float | httpx.Timeout | None
+    ) -> ClientConfig:
         url = base_url.rstrip("/")
         if not url.endswith("/v1"):
             url += "/v1"
@@ -46,10 +48,10 @@ def retry_delay(attempt: int, response: httpx.Response | None) -> float:
         retry_after = response.headers.get("retry-after")
         if retry_after:
             try:
-                return min(float(retry_after), 60.0)
+                return float(min(float(retry_after), 60.0))
             except ValueError:
                 pass
-    return min(0.5 * 2**attempt, 8.0) * (0.75 + random.random() / 2)
+    return min(0.5 * 2.0**attempt, 8.0) * (0.75 + random.random() / 2)
 
 
 def should_retry(response: httpx.Response) -> bool:
@@ -76,6 +78,10 @@ def decode_event(line: str) -> dict[str, Any] | None:
     payload: dict[str, Any] = json.loads(data)
     if "error" in payload and "choices" not in payload:
         error = payload["error"] or {}
-        raise APIStreamError(str(error.get("message", "stream error")), type=error.get("type"),
-                             code=error.get("code"), param=error.get("param"))  # fmt: skip
+        raise APIStreamError(
+            str(error.get("message", "stream error")),
+            type=error.get("type"),
+            code=error.get("code"),
+            param=error.get("param"),
+        )
     return payload

@@ -10,8 +10,9 @@ class ClusterSDKError(Exception):
 
 
 class APIError(ClusterSDKError):
-    def __init__(self, message: str, *, type: str | None = None, code: str | None = None,
-                 param: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, message: str, *, type: str | None = None, code: str | None = None, param: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.type = type

@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from cluster.errors import ClusterError, UpstreamError
 from cluster.api.responses import json_response
+from cluster.errors import ClusterError, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def error_response(error: ClusterError) -> Response:
 
 async def _cluster_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClusterError)
-    if isinstance(exc, UpstreamError) and exc.body and exc.body.lstrip().startswith(b"{\"error\""):
+    if isinstance(exc, UpstreamError) and exc.body and exc.body.lstrip().startswith(b'{"error"'):
         return Response(exc.body, status_code=exc.status, media_type="application/json")
     return error_response(exc)
 
@@ -37,20 +37,36 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
         message, param = "The request body is not valid JSON", None
     else:
         message = f"{first.get('msg', 'Invalid request')}" + (f" (at '{param}')" if param else "")
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": "invalid_request"}}
+    body = {
+        "error": {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "invalid_request",
+        }
+    }
     return json_response(body, status=400)
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": code}}
+    body = {
+        "error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": code}
+    }
     return json_response(body, status=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    body = {"error": {"message": "Internal server error", "type": "server_error", "param": None, "code": "internal_error"}}
+    body = {
+        "error": {
+            "message": "Internal server error",
+            "type": "server_error",
+            "param": None,
+            "code": "internal_error",
+        }
+    }
     return json_response(body, status=500)
 
 

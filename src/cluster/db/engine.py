@@ -9,9 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def async_url(url: str) -> str:
-    """Accept the plain spellings operators paste (``postgresql://``, ``sqlite:///``) and pick async drivers."""
+    """Accept the plain spellings operators paste (``postgresql://``, ``sqlite:///``); pick async drivers."""
     parsed = make_url(url)
-    driver = {"postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg", "sqlite": "sqlite+aiosqlite"}
+    driver = {
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+        "sqlite": "sqlite+aiosqlite",
+    }
     name = driver.get(parsed.drivername)
     return parsed.set(drivername=name).render_as_string(hide_password=False) if name else url
 

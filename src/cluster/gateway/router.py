@@ -2,7 +2,7 @@
 
 Every provider carries its live state: breaker, in-flight count against ``max_concurrency``, an EWMA of
 latency (time to first event for streams) and a weight. A request's plan is the providers that serve its
-model, healthy ones only, ordered by ``(ewma + 1 ms) × (in_flight + 1) / weight``. The catalog lookup is one
+model, healthy ones only, ordered by ``(ewma + 1 ms) * (in_flight + 1) / weight``. The catalog lookup is one
 dict access and the plan touches only that model's providers (a handful), so the cost per request does not
 grow with the number of models, providers or requests.
 """

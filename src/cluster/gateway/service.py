@@ -106,16 +106,24 @@ class InferenceService:
     def record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
         """Requests refused before routing are logged too (status and code only)."""
         self._recorder.record(
-            RequestRecord(ctx.id, ctx.endpoint, model[:200], error.status, key_id=ctx.key_id,
-                          error_code=error.code, latency_ms=ctx.elapsed_ms())
-        )  # fmt: skip
+            RequestRecord(
+                ctx.id,
+                ctx.endpoint,
+                model[:200],
+                error.status,
+                key_id=ctx.key_id,
+                error_code=error.code,
+                latency_ms=ctx.elapsed_ms(),
+            )
+        )
 
     def _entry(self, model: str, ctx: RequestContext, *, expect_embedding: bool) -> CatalogEntry:
         entry = self.catalog.resolve(model)
         if (entry.model.task == "embedding") is not expect_embedding:
             kind = "an embedding model" if not expect_embedding else "not an embedding model"
-            raise InvalidRequest(f"'{model}' is {kind}: use the matching endpoint", param="model",
-                                 code="model_not_supported")  # fmt: skip
+            raise InvalidRequest(
+                f"'{model}' is {kind}: use the matching endpoint", param="model", code="model_not_supported"
+            )
         return entry
 
     @staticmethod
@@ -153,8 +161,9 @@ class InferenceService:
                 raise
             return upstream, result, attempts
         if saturated and last is None:
-            raise Overloaded(f"every provider of '{entry.id}' is at capacity; retry shortly",
-                             headers={"retry-after": "1"})  # fmt: skip
+            raise Overloaded(
+                f"every provider of '{entry.id}' is at capacity; retry shortly", headers={"retry-after": "1"}
+            )
         detail = f" (last: {last.reason})" if last else ""
         raise ProviderUnavailable(f"no provider could serve '{entry.id}'{detail}")
 
@@ -187,12 +196,22 @@ class InferenceService:
         usage = usage or TokenUsage(estimated=True)
         self._recorder.record(
             RequestRecord(
-                id=ctx.id, endpoint=ctx.endpoint, model=entry.id, status=status, provider=provider,
-                key_id=ctx.key_id, error_code=error_code, stream=stream, prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens, usage_estimated=usage.estimated,
-                attempts=attempts, latency_ms=latency, ttft_ms=ttft,
+                id=ctx.id,
+                endpoint=ctx.endpoint,
+                model=entry.id,
+                status=status,
+                provider=provider,
+                key_id=ctx.key_id,
+                error_code=error_code,
+                stream=stream,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                usage_estimated=usage.estimated,
+                attempts=attempts,
+                latency_ms=latency,
+                ttft_ms=ttft,
             )
-        )  # fmt: skip
+        )
 
     async def _relay(
         self,
@@ -212,8 +231,16 @@ class InferenceService:
             outcome = "ok"
         except ProviderFailure as failure:
             outcome = "failed"
-            yield sse.event({"error": {"message": f"the provider failed mid-stream: {failure.reason}",
-                                       "type": "server_error", "param": None, "code": "stream_interrupted"}})  # fmt: skip
+            yield sse.event(
+                {
+                    "error": {
+                        "message": f"the provider failed mid-stream: {failure.reason}",
+                        "type": "server_error",
+                        "param": None,
+                        "code": "stream_interrupted",
+                    }
+                }
+            )
             yield sse.DONE
         finally:
             with anyio.CancelScope(shield=True):
@@ -226,11 +253,23 @@ class InferenceService:
                 self.router.abandoned(upstream)
             status = {"ok": 200, "failed": 502, "abandoned": 499}[outcome]
             error = {"ok": None, "failed": "stream_interrupted", "abandoned": "client_disconnected"}[outcome]
-            self._record(ctx, entry, upstream.name, status, attempts, stream.usage, ctx.elapsed_ms(),
-                         stream=True, ttft=ttft, error_code=error)  # fmt: skip
+            self._record(
+                ctx,
+                entry,
+                upstream.name,
+                status,
+                attempts,
+                stream.usage,
+                ctx.elapsed_ms(),
+                stream=True,
+                ttft=ttft,
+                error_code=error,
+            )
 
 
-async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:
+async def _open_stream(
+    provider: Provider, request: ChatCompletionRequest, model: str
+) -> tuple[ChunkStream, bytes]:
     """Start a stream and wait for its first event, so that failures up to here can still fail over."""
     result = await provider.chat(request, model)
     if isinstance(result, Completion):

@@ -15,6 +15,8 @@ from cluster.metering.records import RequestRecord
 from cluster.settings import RequestLogSettings
 
 log = logging.getLogger(__name__)
+
+
 class _Marker:
     """Queued behind records: the writer resolves ``done`` once everything before it is written."""
 
@@ -33,7 +35,7 @@ class RequestLogWriter:
         self.written = 0
 
     def record(self, record: RequestRecord) -> None:
-        """Never blocks and never raises: past ``max_pending`` rows (database down for long) it drops and counts."""
+        """Never blocks or raises: past ``max_pending`` rows (database down for long) it drops and counts."""
         if self._queue.qsize() >= self._settings.max_pending:
             self.dropped += 1
             return

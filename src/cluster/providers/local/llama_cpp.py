@@ -21,9 +21,19 @@ from cluster.providers.base import Capability, Completion, EmbeddingResult, Toke
 from cluster.providers.local.worker import ModelThread, ThreadStream
 
 _PASSED = (
-    "tools", "tool_choice", "response_format", "stop", "seed", "temperature", "top_p",
-    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "top_logprobs",
-)  # fmt: skip
+    "tools",
+    "tool_choice",
+    "response_format",
+    "stop",
+    "seed",
+    "temperature",
+    "top_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+)
 
 
 class LlamaCppProvider:
@@ -96,7 +106,9 @@ class LlamaCppProvider:
         }
         return Completion(orjson.dumps(body), usage)
 
-    def _produce(self, stream: ThreadStream, kwargs: dict[str, Any], request: ChatCompletionRequest, model: str) -> None:
+    def _produce(
+        self, stream: ThreadStream, kwargs: dict[str, Any], request: ChatCompletionRequest, model: str
+    ) -> None:
         llama = self._model()
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
         usage = stream.usage = TokenUsage()
