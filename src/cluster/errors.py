@@ -15,7 +15,7 @@
     └── ProviderUnavailable (503: no provider could serve the request)
         └── Overloaded (503: every provider at capacity)
 
-Services raise these; foreign exceptions (httpx, SQLAlchemy) are converted at the boundary that meets them.
+Services raise these; foreign exceptions (aiohttp, SQLAlchemy) are converted at the boundary that meets them.
 """
 
 from __future__ import annotations

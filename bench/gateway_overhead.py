@@ -1,0 +1,176 @@
+"""Gateway overhead: the same mock upstream measured directly, through Cluster and through LiteLLM's proxy,
+in one run, non-streaming and streaming, at several concurrencies. Prints p50/p99 latency, time to first
+byte for streams, requests/s, and the ratios.
+
+    make bench                                   # or:
+    .venv/bin/python bench/gateway_overhead.py --seconds 5 --workers 1
+
+LiteLLM is measured when ``bench/.venv-litellm`` exists (``bash bench/setup_litellm.sh`` makes it).
+Everything runs on this machine: the load generator, the mock, and the gateway share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+import loadgen  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+LITELLM = ROOT / "bench" / ".venv-litellm" / "bin" / "litellm"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def start_processes(tmp: Path, workers: int, chunks: int, litellm: bool) -> dict[str, tuple[str, str, subprocess.Popen[bytes]]]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    mock_port, cluster_port = free_port(), free_port()
+    mock = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "mock_upstream.py"), "--port", str(mock_port), "--chunks", str(chunks)],
+        env=env,
+    )
+    wait(f"http://127.0.0.1:{mock_port}/health", mock)
+    config = tmp / "cluster.toml"
+    config.write_text(
+        f'data_dir = "{tmp / "data"}"\n[local]\nenabled = false\n'
+        f'[[providers]]\nname = "mock"\nbase_url = "http://127.0.0.1:{mock_port}/v1"\nmodels = {{ "mock-model" = "mock" }}\n'
+        f'max_concurrency = 1024\n[[models]]\nid = "mock-model"\ninput_price = 100000\noutput_price = 200000\n'
+    )
+    cluster = subprocess.Popen(
+        [sys.executable, "-m", "cluster", "serve", "--port", str(cluster_port), "--workers", str(workers),
+         "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "cluster.log", "wb"),
+    )  # fmt: skip
+    wait(f"http://127.0.0.1:{cluster_port}/health", cluster)
+    targets = {
+        "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "mock", mock),
+        "cluster": (f"http://127.0.0.1:{cluster_port}/v1/chat/completions", "mock-model", cluster),
+    }
+    if litellm:
+        litellm_port = free_port()
+        litellm_config = tmp / "litellm.yaml"
+        litellm_config.write_text(
+            "model_list:\n  - model_name: mock-model\n    litellm_params:\n      model: openai/mock\n"
+            f"      api_base: http://127.0.0.1:{mock_port}/v1\n      api_key: sk-mock\n"
+            "litellm_settings:\n  drop_params: true\n  telemetry: false\n"
+        )
+        proxy = subprocess.Popen(
+            [str(LITELLM), "--config", str(litellm_config), "--port", str(litellm_port), "--num_workers", str(workers)],
+            env={**env, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "litellm.log", "wb"),
+        )  # fmt: skip
+        wait(f"http://127.0.0.1:{litellm_port}/health/liveliness", proxy, timeout=180)
+        targets["litellm"] = (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", "mock-model", proxy)
+    return targets
+
+
+def body(model: str, stream: bool) -> bytes:
+    payload = {"model": model, "messages": [{"role": "user", "content": "Hello there, how are you?"}],
+               "max_tokens": 64, "stream": stream}  # fmt: skip
+    return json.dumps(payload).encode()
+
+
+async def measure(targets: dict, concurrencies: list[int], seconds: float) -> list[dict]:  # type: ignore[type-arg]
+    rows = []
+    for stream in (False, True):
+        for concurrency in concurrencies:
+            for name, (url, model, _) in targets.items():
+                data = body(model, stream)
+                await loadgen.run(url, data, min(concurrency, 8), 0.5)  # warm-up: pools, caches, JIT paths
+                result = await loadgen.run(url, data, concurrency, seconds)
+                rows.append({"target": name, "stream": stream, "concurrency": concurrency, **result.summary()})
+                print(f"  {name:8} stream={stream!s:5} c={concurrency:<4} " + "  ".join(
+                    f"{k}={v:.2f}" for k, v in result.summary().items() if k in ("p50_ms", "p99_ms", "ttfb_p50_ms", "rps", "errors")
+                ), flush=True)  # fmt: skip
+    return rows
+
+
+def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
+    index = {(r["target"], r["stream"], r["concurrency"]): r for r in rows}
+    lines = [
+        "| mode | conc | direct p50/p99 ms | cluster p50/p99 ms | added p50/p99 ms | cluster rps | litellm p50/p99 ms | litellm rps | cluster/litellm rps |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for (target, stream, concurrency), d in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if target != "direct":
+            continue
+        c = index[("cluster", stream, concurrency)]
+        lite = index.get(("litellm", stream, concurrency))
+        key = "ttfb" if stream else ""
+        mode = "stream (TTFB)" if stream else "json"
+        p50, p99 = (f"{key}_p50_ms", f"{key}_p99_ms") if stream else ("p50_ms", "p99_ms")
+        lite_cols = (f"{lite[p50]:.2f} / {lite[p99]:.2f} | {lite['rps']:.0f} | {c['rps'] / lite['rps']:.1f}x"
+                     if lite else "- | - | -")  # fmt: skip
+        lines.append(
+            f"| {mode} | {concurrency} | {d[p50]:.2f} / {d[p99]:.2f} | {c[p50]:.2f} / {c[p99]:.2f} | "
+            f"{c[p50] - d[p50]:+.2f} / {c[p99] - d[p99]:+.2f} | {c['rps']:.0f} | {lite_cols} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--concurrency", default="1,50,200")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--chunks", type=int, default=16, help="content events per mock stream")
+    parser.add_argument("--no-litellm", action="store_true")
+    args = parser.parse_args()
+    litellm = LITELLM.exists() and not args.no_litellm
+    if not litellm:
+        print("LiteLLM not measured (run `bash bench/setup_litellm.sh` first)")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    with tempfile.TemporaryDirectory() as tmp:
+        targets = start_processes(Path(tmp), args.workers, args.chunks, litellm)
+        try:
+            rows = asyncio.run(measure(targets, [int(c) for c in args.concurrency.split(",")], args.seconds))
+        finally:
+            for _, _, process in targets.values():
+                process.terminate()
+                process.wait(timeout=30)
+    table = report(rows)
+    print(f"\nworkers={args.workers}, {args.seconds:.0f}s per cell, {os.cpu_count()} cores shared by load generator, "
+          f"mock upstream and gateway\n")  # fmt: skip
+    print(table)
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "gateway_overhead.json").write_text(json.dumps(rows, indent=1))
+    (out / "gateway_overhead.md").write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
