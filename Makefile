@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml sdk/pyproject.toml scripts/install.sh
 run: install
 	$(BIN)/cluster serve
 
-test: install
+test: install lint
 	bash scripts/services.sh
 	$(BIN)/python -m pytest -q
 
@@ -26,6 +26,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	bash bench/setup_litellm.sh
 	$(BIN)/python bench/gateway_overhead.py
 
 clean:

@@ -51,13 +51,27 @@ def wait(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> No
     raise TimeoutError(url)
 
 
-def start_processes(tmp: Path, workers: int, chunks: int, litellm: bool) -> dict[str, tuple[str, str, subprocess.Popen[bytes]]]:
+Target = tuple[str, str, dict[str, str]]  # url, model name, headers
+LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+
+
+def start_processes(
+    tmp: Path, workers: int, chunks: int, litellm: bool, started: list[subprocess.Popen[bytes]]
+) -> dict[str, Target]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     mock_port, cluster_port = free_port(), free_port()
     mock = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "mock_upstream.py"), "--port", str(mock_port), "--chunks", str(chunks)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "mock_upstream.py"),
+            "--port",
+            str(mock_port),
+            "--chunks",
+            str(chunks),
+        ],
         env=env,
     )
+    started.append(mock)
     wait(f"http://127.0.0.1:{mock_port}/health", mock)
     config = tmp / "cluster.toml"
     config.write_text(
@@ -70,10 +84,11 @@ def start_processes(tmp: Path, workers: int, chunks: int, litellm: bool) -> dict
          "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "cluster.log", "wb"),
     )  # fmt: skip
+    started.append(cluster)
     wait(f"http://127.0.0.1:{cluster_port}/health", cluster)
-    targets = {
-        "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "mock", mock),
-        "cluster": (f"http://127.0.0.1:{cluster_port}/v1/chat/completions", "mock-model", cluster),
+    targets: dict[str, Target] = {
+        "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "mock", {}),
+        "cluster": (f"http://127.0.0.1:{cluster_port}/v1/chat/completions", "mock-model", {}),
     }
     if litellm:
         litellm_port = free_port()
@@ -85,11 +100,13 @@ def start_processes(tmp: Path, workers: int, chunks: int, litellm: bool) -> dict
         )
         proxy = subprocess.Popen(
             [str(LITELLM), "--config", str(litellm_config), "--port", str(litellm_port), "--num_workers", str(workers)],
-            env={**env, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False"},
+            env={**env, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "LITELLM_MASTER_KEY": LITELLM_KEY},
             stdout=subprocess.DEVNULL, stderr=open(tmp / "litellm.log", "wb"),
         )  # fmt: skip
+        started.append(proxy)
         wait(f"http://127.0.0.1:{litellm_port}/health/liveliness", proxy, timeout=180)
-        targets["litellm"] = (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", "mock-model", proxy)
+        auth = {"authorization": f"Bearer {LITELLM_KEY}"}
+        targets["litellm"] = (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", "mock-model", auth)
     return targets
 
 
@@ -99,15 +116,17 @@ def body(model: str, stream: bool) -> bytes:
     return json.dumps(payload).encode()
 
 
-async def measure(targets: dict, concurrencies: list[int], seconds: float) -> list[dict]:  # type: ignore[type-arg]
+async def measure(targets: dict[str, Target], concurrencies: list[int], seconds: float) -> list[dict]:  # type: ignore[type-arg]
     rows = []
     for stream in (False, True):
         for concurrency in concurrencies:
-            for name, (url, model, _) in targets.items():
+            for name, (url, model, headers) in targets.items():
                 data = body(model, stream)
-                await loadgen.run(url, data, min(concurrency, 8), 0.5)  # warm-up: pools, caches, JIT paths
-                result = await loadgen.run(url, data, concurrency, seconds)
-                rows.append({"target": name, "stream": stream, "concurrency": concurrency, **result.summary()})
+                await loadgen.run(url, data, min(concurrency, 8), 0.5, headers)  # warm-up: pools, caches
+                result = await loadgen.run(url, data, concurrency, seconds, headers)
+                rows.append(
+                    {"target": name, "stream": stream, "concurrency": concurrency, **result.summary()}
+                )
                 print(f"  {name:8} stream={stream!s:5} c={concurrency:<4} " + "  ".join(
                     f"{k}={v:.2f}" for k, v in result.summary().items() if k in ("p50_ms", "p99_ms", "ttfb_p50_ms", "rps", "errors")
                 ), flush=True)  # fmt: skip
@@ -128,6 +147,8 @@ def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
         key = "ttfb" if stream else ""
         mode = "stream (TTFB)" if stream else "json"
         p50, p99 = (f"{key}_p50_ms", f"{key}_p99_ms") if stream else ("p50_ms", "p99_ms")
+        if lite and not lite["rps"]:
+            lite = None  # every LiteLLM request failed in this cell: shown as "-"
         lite_cols = (f"{lite[p50]:.2f} / {lite[p99]:.2f} | {lite['rps']:.0f} | {c['rps'] / lite['rps']:.1f}x"
                      if lite else "- | - | -")  # fmt: skip
         lines.append(
@@ -154,12 +175,13 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
+    started: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        targets = start_processes(Path(tmp), args.workers, args.chunks, litellm)
         try:
+            targets = start_processes(Path(tmp), args.workers, args.chunks, litellm, started)
             rows = asyncio.run(measure(targets, [int(c) for c in args.concurrency.split(",")], args.seconds))
         finally:
-            for _, _, process in targets.values():
+            for process in started:
                 process.terminate()
                 process.wait(timeout=30)
     table = report(rows)

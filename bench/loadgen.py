@@ -45,9 +45,9 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float | Non
     """Read one response; return its status and the time its first body byte arrived."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
-    headers = head.lower()
+    headers = dict(line.split(b":", 1) for line in head.lower().split(b"\r\n")[1:] if b":" in line)
     first: float | None = None
-    if b"transfer-encoding: chunked" in headers:
+    if headers.get(b"transfer-encoding", b"").strip() == b"chunked":
         while True:
             size_line = await reader.readuntil(b"\r\n")
             size = int(size_line.strip().split(b";")[0], 16)
@@ -56,8 +56,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, float | Non
             await reader.readexactly(size + 2)
             if size == 0:
                 return status, first
-    start = headers.find(b"content-length:")
-    length = int(headers[start + 15 : headers.find(b"\r\n", start)].strip()) if start >= 0 else 0
+    length = int(headers.get(b"content-length", b"0").strip())
     if length:
         await reader.readexactly(length)
         first = time.perf_counter()
@@ -88,7 +87,9 @@ async def _connection(url: str, body: bytes, headers: dict[str, str], stop: floa
         writer.close()
 
 
-async def run(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str] | None = None) -> Result:
+async def run(
+    url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str] | None = None
+) -> Result:
     result = Result()
     started = time.perf_counter()
     stop = started + seconds

@@ -34,9 +34,7 @@ def serve(
 
     if config is not None:
         os.environ["CLUSTER_CONFIG"] = str(config.resolve())
-    settings = Settings.load(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(_migrate(settings))
+    settings = Settings.load(config)  # each worker builds its own from the same environment and file
     host = host or settings.server.host
     port = port or settings.server.port
     typer.echo(f"Cluster {__version__} on http://{host}:{port}  (data: {settings.data_dir.resolve()})")

@@ -110,7 +110,6 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path(".cluster")
     database_url: str | None = None
-    default_max_tokens: int = Field(4096, ge=1)
     server: ServerSettings = ServerSettings()
     router: RouterSettings = RouterSettings()
     local: LocalModelSettings = LocalModelSettings()
