@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-import loadgen  # noqa: E402
+import loadgen
 
 ROOT = Path(__file__).resolve().parent.parent
 LITELLM = ROOT / "bench" / ".venv-litellm" / "bin" / "litellm"
@@ -53,6 +53,40 @@ def wait(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> No
 
 Target = tuple[str, str, dict[str, str]]  # url, model name, headers
 LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+CLUSTER_TOML = """
+data_dir = "{data}"
+[local]
+enabled = false
+[[providers]]
+name = "mock"
+base_url = "http://127.0.0.1:{port}/v1"
+models = {{ "mock-model" = "mock" }}
+max_concurrency = 1024
+[[models]]
+id = "mock-model"
+input_price = 100000
+output_price = 200000
+"""
+LITELLM_YAML = """
+model_list:
+  - model_name: mock-model
+    litellm_params:
+      model: openai/mock
+      api_base: http://127.0.0.1:{port}/v1
+      api_key: sk-mock
+litellm_settings:
+  drop_params: true
+  telemetry: false
+"""
+
+
+def spawn(
+    command: list[str], log: Path, env: dict[str, str], started: list[subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    with open(log, "wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=out)
+    started.append(process)
+    return process
 
 
 def start_processes(
@@ -60,31 +94,14 @@ def start_processes(
 ) -> dict[str, Target]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     mock_port, cluster_port = free_port(), free_port()
-    mock = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "mock_upstream.py"),
-            "--port",
-            str(mock_port),
-            "--chunks",
-            str(chunks),
-        ],
-        env=env,
-    )
-    started.append(mock)
+    mock_cmd = [sys.executable, str(ROOT / "bench" / "mock_upstream.py"), "--port", str(mock_port)]
+    mock = spawn([*mock_cmd, "--chunks", str(chunks)], tmp / "mock.log", env, started)
     wait(f"http://127.0.0.1:{mock_port}/health", mock)
+
     config = tmp / "cluster.toml"
-    config.write_text(
-        f'data_dir = "{tmp / "data"}"\n[local]\nenabled = false\n'
-        f'[[providers]]\nname = "mock"\nbase_url = "http://127.0.0.1:{mock_port}/v1"\nmodels = {{ "mock-model" = "mock" }}\n'
-        f'max_concurrency = 1024\n[[models]]\nid = "mock-model"\ninput_price = 100000\noutput_price = 200000\n'
-    )
-    cluster = subprocess.Popen(
-        [sys.executable, "-m", "cluster", "serve", "--port", str(cluster_port), "--workers", str(workers),
-         "--config", str(config)],
-        env=env, stdout=subprocess.DEVNULL, stderr=open(tmp / "cluster.log", "wb"),
-    )  # fmt: skip
-    started.append(cluster)
+    config.write_text(CLUSTER_TOML.format(data=tmp / "data", port=mock_port))
+    serve = ["serve", "--port", str(cluster_port), "--workers", str(workers), "--config", str(config)]
+    cluster = spawn([sys.executable, "-m", "cluster", *serve], tmp / "cluster.log", env, started)
     wait(f"http://127.0.0.1:{cluster_port}/health", cluster)
     targets: dict[str, Target] = {
         "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "mock", {}),
@@ -93,17 +110,15 @@ def start_processes(
     if litellm:
         litellm_port = free_port()
         litellm_config = tmp / "litellm.yaml"
-        litellm_config.write_text(
-            "model_list:\n  - model_name: mock-model\n    litellm_params:\n      model: openai/mock\n"
-            f"      api_base: http://127.0.0.1:{mock_port}/v1\n      api_key: sk-mock\n"
-            "litellm_settings:\n  drop_params: true\n  telemetry: false\n"
-        )
-        proxy = subprocess.Popen(
-            [str(LITELLM), "--config", str(litellm_config), "--port", str(litellm_port), "--num_workers", str(workers)],
-            env={**env, "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False", "LITELLM_MASTER_KEY": LITELLM_KEY},
-            stdout=subprocess.DEVNULL, stderr=open(tmp / "litellm.log", "wb"),
-        )  # fmt: skip
-        started.append(proxy)
+        litellm_config.write_text(LITELLM_YAML.format(port=mock_port))
+        proxy_env = {
+            **env,
+            "LITELLM_LOG": "ERROR",
+            "LITELLM_TELEMETRY": "False",
+            "LITELLM_MASTER_KEY": LITELLM_KEY,
+        }
+        command = [str(LITELLM), "--config", str(litellm_config), "--port", str(litellm_port)]
+        proxy = spawn([*command, "--num_workers", str(workers)], tmp / "litellm.log", proxy_env, started)
         wait(f"http://127.0.0.1:{litellm_port}/health/liveliness", proxy, timeout=180)
         auth = {"authorization": f"Bearer {LITELLM_KEY}"}
         targets["litellm"] = (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", "mock-model", auth)
@@ -127,18 +142,19 @@ async def measure(targets: dict[str, Target], concurrencies: list[int], seconds:
                 rows.append(
                     {"target": name, "stream": stream, "concurrency": concurrency, **result.summary()}
                 )
-                print(f"  {name:8} stream={stream!s:5} c={concurrency:<4} " + "  ".join(
-                    f"{k}={v:.2f}" for k, v in result.summary().items() if k in ("p50_ms", "p99_ms", "ttfb_p50_ms", "rps", "errors")
-                ), flush=True)  # fmt: skip
+                shown = ("p50_ms", "p99_ms", "ttfb_p50_ms", "rps", "errors")
+                figures = "  ".join(f"{k}={v:.2f}" for k, v in result.summary().items() if k in shown)
+                print(f"  {name:8} stream={stream!s:5} c={concurrency:<4} {figures}", flush=True)
     return rows
 
 
 def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
     index = {(r["target"], r["stream"], r["concurrency"]): r for r in rows}
-    lines = [
-        "| mode | conc | direct p50/p99 ms | cluster p50/p99 ms | added p50/p99 ms | cluster rps | litellm p50/p99 ms | litellm rps | cluster/litellm rps |",
-        "|---|---|---|---|---|---|---|---|---|",
+    columns = [
+        "mode", "conc", "direct p50/p99 ms", "cluster p50/p99 ms", "added p50/p99 ms", "cluster rps",
+        "litellm p50/p99 ms", "litellm rps", "cluster/litellm rps",
     ]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for (target, stream, concurrency), d in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         if target != "direct":
             continue
@@ -185,8 +201,8 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=30)
     table = report(rows)
-    print(f"\nworkers={args.workers}, {args.seconds:.0f}s per cell, {os.cpu_count()} cores shared by load generator, "
-          f"mock upstream and gateway\n")  # fmt: skip
+    cores = os.cpu_count()
+    print(f"\nworkers={args.workers}, {args.seconds:.0f}s per cell, {cores} cores shared by all processes\n")
     print(table)
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

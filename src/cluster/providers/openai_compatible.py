@@ -49,7 +49,9 @@ class OpenAICompatibleProvider:
             self._session = aiohttp.ClientSession(
                 base_url=str(config.base_url).rstrip("/") + "/",
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(sock_connect=config.connect_timeout, sock_read=config.read_timeout),
+                timeout=aiohttp.ClientTimeout(
+                    sock_connect=config.connect_timeout, sock_read=config.read_timeout
+                ),
                 connector=aiohttp.TCPConnector(limit=pool, limit_per_host=pool, keepalive_timeout=30),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent",),
@@ -60,7 +62,7 @@ class OpenAICompatibleProvider:
         payload = request.model_dump(exclude_unset=True)
         payload["model"] = upstream_model
         if not request.stream:
-            status, body = await self._post("chat/completions", payload)
+            body = await self._post("chat/completions", payload)
             return Completion(body, _usage_of(body))
         # Ask for usage even when the client did not, so that metering never has to guess.
         payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
@@ -81,21 +83,21 @@ class OpenAICompatibleProvider:
     async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
         payload = request.model_dump(exclude_unset=True)
         payload["model"] = upstream_model
-        _, body = await self._post("embeddings", payload)
+        body = await self._post("embeddings", payload)
         return EmbeddingResult(body, _usage_of(body))
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+    async def _post(self, path: str, payload: dict[str, Any]) -> bytes:
         try:
             async with self._client().post(path, data=orjson.dumps(payload)) as response:
                 body = await response.read()
         except _TRANSPORT_ERRORS as exc:
             raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
         self._raise_for_status(response.status, body)
-        return response.status, body
+        return body
 
     def _raise_for_status(self, status: int, body: bytes) -> None:
         if status < 400:
@@ -108,7 +110,9 @@ class OpenAICompatibleProvider:
 class _UpstreamStream:
     """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
 
-    def __init__(self, provider: str, response: aiohttp.ClientResponse, request: ChatCompletionRequest) -> None:
+    def __init__(
+        self, provider: str, response: aiohttp.ClientResponse, request: ChatCompletionRequest
+    ) -> None:
         self.usage: TokenUsage | None = None
         self._provider = provider
         self._response = response
