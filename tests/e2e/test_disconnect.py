@@ -24,25 +24,24 @@ async def test_disconnect_mid_stream_stops_generation_and_is_metered(tmp_path: P
         "max_tokens": 1500,
         "stream": True,
     }
-    with ServerThread(app) as server:
-        with httpx.Client(base_url=server.url, timeout=60) as http:
-            with http.stream("POST", "/v1/chat/completions", json=body) as response:
-                request_id = response.headers["x-request-id"]
-                events = 0
-                for line in response.iter_lines():
-                    events += line.startswith("data: ")
-                    if events >= 5:
-                        break  # leaving the block closes the connection
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                state = http.get("/health").json()["providers"]["local-llama"]
-                if state["in_flight"] == 0:
-                    break
-                time.sleep(0.05)
-            assert state["in_flight"] == 0, state
-            started = time.perf_counter()  # the model is free again: a new request is served at once
-            reply = http.post("/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4})
-            assert reply.status_code == 200 and time.perf_counter() - started < 5
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=60) as http:
+        with http.stream("POST", "/v1/chat/completions", json=body) as response:
+            request_id = response.headers["x-request-id"]
+            events = 0
+            for line in response.iter_lines():
+                events += line.startswith("data: ")
+                if events >= 5:
+                    break  # leaving the block closes the connection
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            state = http.get("/health").json()["providers"]["local-llama"]
+            if state["in_flight"] == 0:
+                break
+            time.sleep(0.05)
+        assert state["in_flight"] == 0, state
+        started = time.perf_counter()  # the model is free again: a new request is served at once
+        reply = http.post("/v1/chat/completions", json={**body, "stream": False, "max_tokens": 4})
+        assert reply.status_code == 200 and time.perf_counter() - started < 5
     services = app.state.services  # stopped with the server: its request log is written
     async with services.engine.connect() as connection:
         row = (await connection.execute(select(RequestLog).where(RequestLog.id == request_id))).one()
