@@ -71,18 +71,18 @@ class InferenceService:
         try:
             return await self._chat(request, ctx)
         except ClusterError as error:
-            self.record_refusal(ctx, request.model, error)
+            self._record_refusal(ctx, request.model, error)
             raise
 
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
         try:
             return await self._embed(request, ctx)
         except ClusterError as error:
-            self.record_refusal(ctx, request.model, error)
+            self._record_refusal(ctx, request.model, error)
             raise
 
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
-        entry = self._entry(request.model, ctx, expect_embedding=False)
+        entry = self._entry(request.model, expect_embedding=False)
         if not request.stream:
             upstream, completion, attempts = await self._attempt(
                 entry, Capability.CHAT, ctx, lambda p, m: self._complete(p, request, m)
@@ -96,14 +96,14 @@ class InferenceService:
         return Served(upstream.name, events=self._relay(ctx, entry, upstream, attempts, stream, first, ttft))
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
-        entry = self._entry(request.model, ctx, expect_embedding=True)
+        entry = self._entry(request.model, expect_embedding=True)
         upstream, result, attempts = await self._attempt(
             entry, Capability.EMBEDDINGS, ctx, lambda p, m: p.embed(request, m)
         )
         self._finish(ctx, entry, upstream, attempts, result.usage)
         return Served(upstream.name, body=result.body)
 
-    def record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
+    def _record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
         """Requests refused before routing are logged too (status and code only)."""
         self._recorder.record(
             RequestRecord(
@@ -117,7 +117,7 @@ class InferenceService:
             )
         )
 
-    def _entry(self, model: str, ctx: RequestContext, *, expect_embedding: bool) -> CatalogEntry:
+    def _entry(self, model: str, *, expect_embedding: bool) -> CatalogEntry:
         entry = self.catalog.resolve(model)
         if (entry.model.task == "embedding") is not expect_embedding:
             kind = "an embedding model" if not expect_embedding else "not an embedding model"
