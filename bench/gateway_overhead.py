@@ -55,6 +55,10 @@ Target = tuple[str, str, dict[str, str]]  # url, model name, headers
 LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
 CLUSTER_TOML = """
 data_dir = "{data}"
+[auth]
+required = false
+[limits]
+ip_rpm = 100000000
 [local]
 enabled = false
 [[providers]]
@@ -126,8 +130,12 @@ def start_processes(
 
 
 def body(model: str, stream: bool) -> bytes:
-    payload = {"model": model, "messages": [{"role": "user", "content": "Hello there, how are you?"}],
-               "max_tokens": 64, "stream": stream}  # fmt: skip
+    payload = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Hello there, how are you?"}],
+        "max_tokens": 64,
+        "stream": stream,
+    }
     return json.dumps(payload).encode()
 
 
@@ -139,9 +147,7 @@ async def measure(targets: dict[str, Target], concurrencies: list[int], seconds:
                 data = body(model, stream)
                 await loadgen.run(url, data, min(concurrency, 8), 0.5, headers)  # warm-up: pools, caches
                 result = await loadgen.run(url, data, concurrency, seconds, headers)
-                rows.append(
-                    {"target": name, "stream": stream, "concurrency": concurrency, **result.summary()}
-                )
+                rows.append({"target": name, "stream": stream, "concurrency": concurrency, **result.summary()})
                 shown = ("p50_ms", "p99_ms", "ttfb_p50_ms", "rps", "errors")
                 figures = "  ".join(f"{k}={v:.2f}" for k, v in result.summary().items() if k in shown)
                 print(f"  {name:8} stream={stream!s:5} c={concurrency:<4} {figures}", flush=True)
@@ -151,9 +157,16 @@ async def measure(targets: dict[str, Target], concurrencies: list[int], seconds:
 def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
     index = {(r["target"], r["stream"], r["concurrency"]): r for r in rows}
     columns = [
-        "mode", "conc", "direct p50/p99 ms", "cluster p50/p99 ms", "added p50/p99 ms", "cluster rps",
-        "litellm p50/p99 ms", "litellm rps", "cluster/litellm rps",
-    ]  # fmt: skip
+        "mode",
+        "conc",
+        "direct p50/p99 ms",
+        "cluster p50/p99 ms",
+        "added p50/p99 ms",
+        "cluster rps",
+        "litellm p50/p99 ms",
+        "litellm rps",
+        "cluster/litellm rps",
+    ]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for (target, stream, concurrency), d in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
         if target != "direct":
@@ -165,8 +178,11 @@ def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
         p50, p99 = (f"{key}_p50_ms", f"{key}_p99_ms") if stream else ("p50_ms", "p99_ms")
         if lite and not lite["rps"]:
             lite = None  # every LiteLLM request failed in this cell: shown as "-"
-        lite_cols = (f"{lite[p50]:.2f} / {lite[p99]:.2f} | {lite['rps']:.0f} | {c['rps'] / lite['rps']:.1f}x"
-                     if lite else "- | - | -")  # fmt: skip
+        lite_cols = (
+            f"{lite[p50]:.2f} / {lite[p99]:.2f} | {lite['rps']:.0f} | {c['rps'] / lite['rps']:.1f}x"
+            if lite
+            else "- | - | -"
+        )
         lines.append(
             f"| {mode} | {concurrency} | {d[p50]:.2f} / {d[p99]:.2f} | {c[p50]:.2f} / {c[p99]:.2f} | "
             f"{c[p50] - d[p50]:+.2f} / {c[p99] - d[p99]:+.2f} | {c['rps']:.0f} | {lite_cols} |"

@@ -87,9 +87,7 @@ async def _connection(url: str, body: bytes, headers: dict[str, str], stop: floa
         writer.close()
 
 
-async def run(
-    url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str] | None = None
-) -> Result:
+async def run(url: str, body: bytes, concurrency: int, seconds: float, headers: dict[str, str] | None = None) -> Result:
     result = Result()
     started = time.perf_counter()
     stop = started + seconds

@@ -93,9 +93,7 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
         path = scope["path"]
         if scope["method"] == "GET":
             if path.endswith("/models"):
-                await respond(
-                    send, 200, orjson.dumps({"object": "list", "data": [{"id": "mock", "object": "model"}]})
-                )
+                await respond(send, 200, orjson.dumps({"object": "list", "data": [{"id": "mock", "object": "model"}]}))
             else:
                 await respond(send, 200, b'{"status":"ok"}')
             return
@@ -116,9 +114,7 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
             inputs = request["input"] if isinstance(request["input"], list) else [request["input"]]
             data = [{"object": "embedding", "index": i, "embedding": [0.125] * 8} for i in range(len(inputs))]
             usage = {"prompt_tokens": len(inputs), "total_tokens": len(inputs)}
-            await respond(
-                send, 200, orjson.dumps({"object": "list", "data": data, "model": "mock", "usage": usage})
-            )
+            await respond(send, 200, orjson.dumps({"object": "list", "data": data, "model": "mock", "usage": usage}))
             return
         events, body = canned_events, canned
         if request.get("mock_echo"):

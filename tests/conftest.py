@@ -12,9 +12,12 @@ from tests.support import MockUpstream
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    """Settings for a test: its own data dir, SQLite, the bundled local models, fast log flushes."""
+    """Settings for a test: its own data dir, SQLite, the bundled local models, fast log flushes, and an open
+    gateway (no key needed) unless the test turns auth on."""
     defaults: dict[str, object] = {
         "data_dir": data_dir,
+        "auth": {"required": False},
+        "limits": {"ip_rpm": None, "key_rpm": None, "key_tpm": None},
         "request_log": {"flush_interval": 0.02},
         "router": {"breaker_failures": 2, "breaker_cooldown": 0.5},
     }

@@ -94,3 +94,18 @@ class ServerThread:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+async def bootstrap_admin(settings: Any, credit: int = 0) -> tuple[str, str]:
+    """Create the first admin (and credit it) in ``settings``' database; returns (user id, API key)."""
+    from cluster.billing.protocol import AdjustRequest
+    from cluster.services import Services
+
+    services = await Services.start(settings)
+    try:
+        user, key = await services.auth.init_admin("test-admin")
+        if credit:
+            await services.billing.credit(AdjustRequest(user_id=user.id, amount=credit, idempotency_key="bootstrap"))
+        return user.id, key.key
+    finally:
+        await services.stop()

@@ -6,11 +6,14 @@
     │   └── UnsupportedParameter (400)
     ├── Unauthorized (401 authentication_error)
     ├── PaymentRequired (402)
+    │   └── InsufficientBalance (402 insufficient_quota)
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404)
     │   └── ModelNotFound (404 model_not_found)
+    ├── Conflict (409)
     ├── PayloadTooLarge (413)
     ├── RateLimited (429 rate_limit_exceeded)
+    ├── ServiceUnavailable (503: a dependency such as Redis is down and policy is to refuse)
     ├── UpstreamError (status and body of an upstream's own 4xx, passed through)
     └── ProviderUnavailable (503: no provider could serve the request)
         └── Overloaded (503: every provider at capacity)
@@ -69,6 +72,11 @@ class PaymentRequired(ClusterError):
     code = "payment_required"
 
 
+class InsufficientBalance(PaymentRequired):
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+
 class PermissionDenied(ClusterError):
     status = 403
     type = "permission_error"
@@ -85,6 +93,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class Conflict(ClusterError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
 class PayloadTooLarge(ClusterError):
     status = 413
     type = "invalid_request_error"
@@ -95,6 +109,12 @@ class RateLimited(ClusterError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limit_exceeded"
+
+
+class ServiceUnavailable(ClusterError):
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
 
 
 class UpstreamError(ClusterError):

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster.auth import AuthService
+from cluster.auth.keys import load_or_create_secret
+from cluster.auth.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
+from cluster.billing import BillingService
 from cluster.db import make_engine, upgrade
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
 from cluster.gateway.service import InferenceService
 from cluster.metering import RequestLogWriter
+from cluster.metering.usage import UsageService
+from cluster.periodic import every
 from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import Settings
 
@@ -22,6 +30,11 @@ class Services:
     engine: AsyncEngine
     request_log: RequestLogWriter
     inference: InferenceService
+    auth: AuthService
+    billing: BillingService
+    limiter: RateLimiter
+    usage: UsageService
+    tasks: list[asyncio.Task[None]]
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -45,9 +58,30 @@ class Services:
         router = Router(upstreams, settings.router)
         request_log = RequestLogWriter(engine, settings.request_log)
         request_log.start()
-        return cls(settings, engine, request_log, InferenceService(catalog, router, request_log))
+        inference = InferenceService(
+            catalog, router, request_log, default_max_tokens=settings.billing.default_max_tokens
+        )
+        secret = (
+            settings.auth.key_secret.get_secret_value().encode()
+            if settings.auth.key_secret
+            else load_or_create_secret(settings.data_dir / "key_secret")
+        )
+        auth = AuthService(engine, secret, settings.auth.cache_ttl)
+        billing = BillingService(engine, settings.billing)
+        await billing.start()
+        counters: Counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
+        limiter = RateLimiter(counters, fail_open=settings.limits.fail_open)
+        tasks = [asyncio.create_task(every(5.0, auth.flush_last_used), name="keys-last-used")]
+        return cls(settings, engine, request_log, inference, auth, billing, limiter, UsageService(engine), tasks)
 
     async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.auth.flush_last_used()
+        await self.billing.stop()
+        await self.limiter.aclose()
         await self.request_log.stop()
         for provider in self.inference.router.providers():
             await provider.aclose()

@@ -103,10 +103,32 @@ class RequestLogSettings(BaseModel):
     max_pending: int = Field(50_000, ge=1)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None
+class AuthSettings(BaseModel):
+    required: bool = Field(True, description="inference needs an API key (or, later, an x402 payment)")
+    key_secret: SecretStr | None = Field(
+        None, description="HMAC secret for API-key hashes; default: generated once into <data_dir>/key_secret"
     )
+    cache_ttl: float = Field(2.0, ge=0, description="seconds a looked-up key is trusted before re-reading it")
+
+
+class BillingSettings(BaseModel):
+    default_max_tokens: int = Field(
+        4096, ge=1, description="output cap used for the hold (and sent upstream) when a request sets none"
+    )
+    hold_ttl: float = Field(900.0, gt=0, description="seconds after which an unsettled hold is released")
+    heartbeat_interval: float = Field(5.0, gt=0)
+    sweep_interval: float = Field(10.0, gt=0)
+
+
+class LimitSettings(BaseModel):
+    key_rpm: int | None = Field(600, ge=1, description="requests per minute per key (None: unlimited)")
+    key_tpm: int | None = Field(2_000_000, ge=1, description="tokens per minute per key")
+    ip_rpm: int | None = Field(6000, ge=1, description="requests per minute per client IP")
+    fail_open: bool = Field(True, description="when Redis is unreachable: admit (True) or refuse with 503")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
     data_dir: Path = Path(".cluster")
     database_url: str | None = None
@@ -114,6 +136,10 @@ class Settings(BaseSettings):
     router: RouterSettings = RouterSettings()
     local: LocalModelSettings = LocalModelSettings()
     request_log: RequestLogSettings = RequestLogSettings()
+    auth: AuthSettings = AuthSettings()
+    billing: BillingSettings = BillingSettings()
+    limits: LimitSettings = LimitSettings()
+    redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 
@@ -134,9 +160,7 @@ class Settings(BaseSettings):
         path = config or Path(os.environ.get("CLUSTER_CONFIG", "cluster.toml"))
         if config is not None and not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
-        toml_config = SettingsConfigDict(
-            **{**cls.model_config, "toml_file": path if path.is_file() else None}
-        )
+        toml_config = SettingsConfigDict(**{**cls.model_config, "toml_file": path if path.is_file() else None})
         bound = type("Settings", (cls,), {"model_config": toml_config})
         settings: Settings = bound(**overrides)
         return settings

@@ -20,9 +20,7 @@ def assert_error(response: httpx.Response, status: int, code: str | None, param:
 
 
 async def test_unknown_model_is_404_model_not_found(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        CHAT, json={"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]}
-    )
+    response = await client.post(CHAT, json={"model": "gpt-9", "messages": [{"role": "user", "content": "x"}]})
     assert_error(response, 404, "model_not_found", "model")
     assert response.json()["error"]["type"] == "invalid_request_error"
     response = await client.post("/v1/embeddings", json={"model": "gpt-9", "input": "x"})

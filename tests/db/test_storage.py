@@ -20,7 +20,7 @@ async def test_migrations_reach_head_idempotently_even_concurrently(database_url
         await upgrade(engines[0])
         async with engines[0].connect() as connection:
             version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
-            assert version == "0001"
+            assert version == "0002"
             assert (await connection.execute(select(func.count()).select_from(RequestLog))).scalar_one() == 0
     finally:
         for engine in engines:

@@ -41,16 +41,8 @@ async def test_kill_one_upstream_mid_run_and_recover(tmp_path: Path) -> None:
                     }
                     while time.monotonic() < stop:
                         response = await http.post(CHAT, json=body)
-                        complete = (
-                            response.text.rstrip().endswith("[DONE]")
-                            if stream
-                            else "choices" in response.json()
-                        )
-                        if (
-                            response.status_code != 200
-                            or not complete
-                            or "stream_interrupted" in response.text
-                        ):
+                        complete = response.text.rstrip().endswith("[DONE]") if stream else "choices" in response.json()
+                        if response.status_code != 200 or not complete or "stream_interrupted" in response.text:
                             failures.append(f"{response.status_code} {response.text[:200]}")
                         provider = response.headers.get("x-cluster-provider", "?")
                         served[provider] = served.get(provider, 0) + 1

@@ -1,5 +1,6 @@
 """The official ``openai`` client, pointed at Cluster, with no other change."""
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,21 +9,24 @@ import pytest
 
 from cluster.app import create_app
 from tests.conftest import make_settings
-from tests.support import ServerThread
+from tests.support import ServerThread, bootstrap_admin
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerThread, str]]:
     data: Path = tmp_path_factory.mktemp("openai-e2e")
-    with ServerThread(create_app(make_settings(data))) as running:
-        yield running
+    settings = make_settings(data, auth={"required": True})
+    _, key = asyncio.run(bootstrap_admin(settings, credit=10_000_000))
+    with ServerThread(create_app(settings)) as running:
+        yield running, key
 
 
 @pytest.fixture
-def client(server: ServerThread) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused-until-keys-land", max_retries=0)
+def client(server: tuple[ServerThread, str]) -> openai.OpenAI:
+    running, key = server
+    return openai.OpenAI(base_url=f"{running.url}/v1", api_key=key, max_retries=0)
 
 
 def test_chat_completion(client: openai.OpenAI) -> None:
@@ -66,6 +70,12 @@ def test_errors_map_to_the_clients_exception_types(client: openai.OpenAI) -> Non
         client.chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
     assert not_found.value.code == "model_not_found"
     with pytest.raises(openai.BadRequestError):
-        client.chat.completions.create(
-            model="smollm2", messages=[{"role": "user", "content": "x"}], temperature=5
-        )
+        client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "x"}], temperature=5)
+
+
+def test_a_wrong_key_is_refused(server: tuple[ServerThread, str]) -> None:
+    running, _ = server
+    client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="sk-cluster-" + "x" * 43, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.chat.completions.create(model="smollm2", messages=[{"role": "user", "content": "x"}])
+    assert info.value.code == "invalid_api_key"

@@ -17,9 +17,7 @@ def sse_payloads(text: str) -> list[dict]:
 
 
 async def test_local_chat_answers(client: httpx.AsyncClient) -> None:
-    response = await client.post(
-        CHAT, json={"model": "smollm2", "messages": HELLO, "max_tokens": 16, "seed": 7}
-    )
+    response = await client.post(CHAT, json={"model": "smollm2", "messages": HELLO, "max_tokens": 16, "seed": 7})
     assert response.status_code == 200
     assert response.headers["x-cluster-provider"] == "local-llama"
     body = response.json()
@@ -118,9 +116,7 @@ async def test_embeddings_are_384_dim_unit_vectors_that_carry_meaning(client: ht
 
 
 async def test_base64_encoding_matches_floats(client: httpx.AsyncClient) -> None:
-    floats = (
-        await client.post("/v1/embeddings", json={"model": "text-embedding-minilm", "input": "hi"})
-    ).json()
+    floats = (await client.post("/v1/embeddings", json={"model": "text-embedding-minilm", "input": "hi"})).json()
     encoded = (
         await client.post(
             "/v1/embeddings",

@@ -19,9 +19,7 @@ MSG = [{"role": "user", "content": "hi"}]
 @pytest.fixture
 async def gateway(tmp_path: Path, mock_upstream: MockUpstream) -> AsyncIterator[httpx.AsyncClient]:
     dead = ProviderConfig(name="dead", base_url=f"http://127.0.0.1:{free_port()}/v1", models=["only-dead"])
-    settings = make_settings(
-        tmp_path, local={"enabled": False}, providers=[mock_provider("up", mock_upstream), dead]
-    )
+    settings = make_settings(tmp_path, local={"enabled": False}, providers=[mock_provider("up", mock_upstream), dead])
     app = create_app(settings)
     async with (
         app.router.lifespan_context(app),

@@ -58,9 +58,7 @@ def test_typed_errors(server: ServerThread) -> None:
     client = Cluster(base_url=server.url, max_retries=0)
     with pytest.raises(cluster_sdk.NotFoundError) as info:
         client.chat.completions.create(model="nope", messages=HI)
-    assert (
-        info.value.status_code == 404 and info.value.code == "model_not_found" and info.value.param == "model"
-    )
+    assert info.value.status_code == 404 and info.value.code == "model_not_found" and info.value.param == "model"
     with pytest.raises(cluster_sdk.BadRequestError):
         client.embeddings.create(model="all-minilm-l6-v2", input=[])
     with pytest.raises(cluster_sdk.APIConnectionError):

@@ -51,9 +51,7 @@ async def _validation_error(_: Request, exc: Exception) -> Response:
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    body = {
-        "error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": code}
-    }
+    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": code}}
     return json_response(body, status=exc.status_code, headers=exc.headers)
 
 

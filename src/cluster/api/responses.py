@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response, StreamingResponse
 
-from cluster.gateway.service import RequestContext, Served
+from cluster.gateway.context import RequestContext, Served
 
 
 def json_response(content: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
@@ -17,7 +17,7 @@ def json_response(content: Any, *, status: int = 200, headers: Mapping[str, str]
 
 def served_response(served: Served, ctx: RequestContext) -> Response:
     """A provider's answer as HTTP: its bytes untouched, plus which provider served it."""
-    headers = {"x-cluster-provider": served.provider, "x-request-id": ctx.id}
+    headers = {**ctx.headers, "x-cluster-provider": served.provider, "x-request-id": ctx.id}
     if served.events is not None:
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
         return StreamingResponse(served.events, media_type="text/event-stream", headers=headers)

@@ -9,17 +9,17 @@ the client has already seen cannot be taken back, and a second provider would no
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import anyio
 
+from cluster.billing import pricing
 from cluster.errors import ClusterError, InvalidRequest, Overloaded, ProviderUnavailable
 from cluster.gateway import sse
+from cluster.gateway.admission import abort, admit, conclude
 from cluster.gateway.catalog import Catalog, CatalogEntry
+from cluster.gateway.context import RequestContext, Served
 from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest, ModelList
 from cluster.gateway.router import Router, Upstream
 from cluster.metering import RequestLogWriter, RequestRecord
@@ -27,7 +27,6 @@ from cluster.providers.base import (
     Capability,
     ChunkStream,
     Completion,
-    EmbeddingResult,
     Provider,
     ProviderFailure,
     TokenUsage,
@@ -36,33 +35,14 @@ from cluster.providers.base import (
 T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class RequestContext:
-    """Who is asking, and when the request arrived. Filled by the access layer (keys, x402) later."""
-
-    endpoint: str
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    key_id: str | None = None
-    started: float = field(default_factory=time.perf_counter)
-
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000
-
-
-@dataclass(slots=True)
-class Served:
-    """A provider's answer and who gave it. Exactly one of ``body`` / ``events`` is set."""
-
-    provider: str
-    body: bytes | None = None
-    events: AsyncIterator[bytes] | None = None
-
-
 class InferenceService:
-    def __init__(self, catalog: Catalog, router: Router, recorder: RequestLogWriter) -> None:
+    def __init__(
+        self, catalog: Catalog, router: Router, recorder: RequestLogWriter, *, default_max_tokens: int = 4096
+    ) -> None:
         self.catalog = catalog
         self.router = router
         self._recorder = recorder
+        self._default_max_tokens = default_max_tokens
 
     def models(self) -> ModelList:
         return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
@@ -83,24 +63,38 @@ class InferenceService:
 
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
         entry = self._entry(request.model, expect_embedding=False)
-        if not request.stream:
-            upstream, completion, attempts = await self._attempt(
-                entry, Capability.CHAT, ctx, lambda p, m: self._complete(p, request, m)
-            )
-            self._finish(ctx, entry, upstream, attempts, completion.usage)
-            return Served(upstream.name, body=completion.body)
-        upstream, (stream, first), attempts = await self._attempt(
-            entry, Capability.CHAT, ctx, lambda p, m: _open_stream(p, request, m)
-        )
-        ttft = ctx.elapsed_ms()
-        return Served(upstream.name, events=self._relay(ctx, entry, upstream, attempts, stream, first, ttft))
+        if request.output_limit is None and ctx.payment is not None:
+            request.max_tokens = self._default_max_tokens  # the hold must bound what can be generated
+        await admit(ctx, entry, pricing.chat_prompt_bound(request), request.output_limit or 0)
+        try:
+            if not request.stream:
+                upstream, completion, attempts = await self._attempt(
+                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m)
+                )
+            else:
+                upstream, (stream, first), attempts = await self._attempt(
+                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m)
+                )
+        except BaseException:
+            await abort(ctx)
+            raise
+        if request.stream:
+            ttft = ctx.elapsed_ms()
+            return Served(upstream.name, events=self._relay(ctx, entry, upstream, attempts, stream, first, ttft))
+        await self._finish(ctx, entry, upstream, attempts, completion.usage)
+        return Served(upstream.name, body=completion.body)
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
         entry = self._entry(request.model, expect_embedding=True)
-        upstream, result, attempts = await self._attempt(
-            entry, Capability.EMBEDDINGS, ctx, lambda p, m: p.embed(request, m)
-        )
-        self._finish(ctx, entry, upstream, attempts, result.usage)
+        await admit(ctx, entry, pricing.embedding_input_bound(request), 0)
+        try:
+            upstream, result, attempts = await self._attempt(
+                entry, Capability.EMBEDDINGS, lambda p, m: p.embed(request, m)
+            )
+        except BaseException:
+            await abort(ctx)
+            raise
+        await self._finish(ctx, entry, upstream, attempts, result.usage)
         return Served(upstream.name, body=result.body)
 
     def _record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
@@ -112,6 +106,7 @@ class InferenceService:
                 model[:200],
                 error.status,
                 key_id=ctx.key_id,
+                user_id=ctx.user_id,
                 error_code=error.code,
                 latency_ms=ctx.elapsed_ms(),
             )
@@ -138,7 +133,6 @@ class InferenceService:
         self,
         entry: CatalogEntry,
         capability: Capability,
-        ctx: RequestContext,
         call: Callable[[Provider, str], Awaitable[T]],
     ) -> tuple[Upstream, T, int]:
         attempts, saturated = 0, False
@@ -167,7 +161,7 @@ class InferenceService:
         detail = f" (last: {last.reason})" if last else ""
         raise ProviderUnavailable(f"no provider could serve '{entry.id}'{detail}")
 
-    def _finish(
+    async def _finish(
         self,
         ctx: RequestContext,
         entry: CatalogEntry,
@@ -177,7 +171,8 @@ class InferenceService:
     ) -> None:
         latency = ctx.elapsed_ms()
         self.router.succeeded(upstream, latency)
-        self._record(ctx, entry, upstream.name, 200, attempts, usage, latency)
+        cost = await conclude(ctx, entry, usage)
+        self._record(ctx, entry, upstream.name, 200, attempts, usage, latency, cost=cost)
 
     def _record(
         self,
@@ -189,6 +184,7 @@ class InferenceService:
         usage: TokenUsage | None,
         latency: float,
         *,
+        cost: int = 0,
         stream: bool = False,
         ttft: float | None = None,
         error_code: str | None = None,
@@ -202,6 +198,8 @@ class InferenceService:
                 status=status,
                 provider=provider,
                 key_id=ctx.key_id,
+                user_id=ctx.user_id,
+                cost=cost,
                 error_code=error_code,
                 stream=stream,
                 prompt_tokens=usage.prompt_tokens,
@@ -251,6 +249,7 @@ class InferenceService:
                 self.router.failed(upstream)
             else:
                 self.router.abandoned(upstream)
+            cost = await conclude(ctx, entry, stream.usage)  # what was generated is paid, even if cut short
             status = {"ok": 200, "failed": 502, "abandoned": 499}[outcome]
             error = {"ok": None, "failed": "stream_interrupted", "abandoned": "client_disconnected"}[outcome]
             self._record(
@@ -261,15 +260,14 @@ class InferenceService:
                 attempts,
                 stream.usage,
                 ctx.elapsed_ms(),
+                cost=cost,
                 stream=True,
                 ttft=ttft,
                 error_code=error,
             )
 
 
-async def _open_stream(
-    provider: Provider, request: ChatCompletionRequest, model: str
-) -> tuple[ChunkStream, bytes]:
+async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:
     """Start a stream and wait for its first event, so that failures up to here can still fail over."""
     result = await provider.chat(request, model)
     if isinstance(result, Completion):
@@ -286,4 +284,4 @@ async def _open_stream(
     return result, first
 
 
-__all__ = ["EmbeddingResult", "InferenceService", "RequestContext", "Served"]
+__all__ = ["InferenceService", "RequestContext", "Served"]

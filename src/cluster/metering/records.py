@@ -15,6 +15,8 @@ class RequestRecord:
     status: int
     provider: str | None = None
     key_id: str | None = None
+    user_id: str | None = None
+    cost: int = 0
     error_code: str | None = None
     stream: bool = False
     prompt_tokens: int = 0

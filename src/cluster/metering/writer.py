@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cluster.metering.models import RequestLog
+from cluster.metering.models import RequestLog, UsageDaily
 from cluster.metering.records import RequestRecord
 from cluster.settings import RequestLogSettings
 
@@ -97,7 +100,43 @@ class RequestLogWriter:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(insert(RequestLog), [record.row() for record in batch])
+                await _roll_up(connection, batch)
             self.written += len(batch)
         except SQLAlchemyError:
             log.exception("request log: dropped a batch of %d rows", len(batch))
             self.dropped += len(batch)
+
+
+_USAGE_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost")
+
+
+async def _roll_up(connection: AsyncConnection, batch: Iterable[RequestRecord]) -> None:
+    """Add the batch to ``usage_daily``: one upsert per (day, key, model), in the request-log transaction, so
+    rollups and rows never disagree."""
+    sums: dict[tuple[Any, str, str], dict[str, Any]] = {}
+    for record in batch:
+        key = (record.created_at.date(), record.key_id or "", record.model)
+        row = sums.setdefault(
+            key,
+            {
+                "day": key[0],
+                "key_id": key[1],
+                "model": key[2],
+                "user_id": record.user_id or "",
+                **dict.fromkeys(_USAGE_SUMS, 0),
+            },
+        )
+        row["requests"] += 1
+        row["errors"] += record.status >= 400
+        row["prompt_tokens"] += record.prompt_tokens
+        row["completion_tokens"] += record.completion_tokens
+        row["cost"] += record.cost
+    table: Table = UsageDaily.__table__  # type: ignore[assignment]
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["day", "key_id", "model"],
+        set_={column: table.c[column] + stmt.excluded[column] for column in _USAGE_SUMS},
+    )
+    for row in sums.values():
+        await connection.execute(stmt, row)

@@ -49,9 +49,7 @@ class OpenAICompatibleProvider:
             self._session = aiohttp.ClientSession(
                 base_url=str(config.base_url).rstrip("/") + "/",
                 headers=headers,
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=config.connect_timeout, sock_read=config.read_timeout
-                ),
+                timeout=aiohttp.ClientTimeout(sock_connect=config.connect_timeout, sock_read=config.read_timeout),
                 connector=aiohttp.TCPConnector(limit=pool, limit_per_host=pool, keepalive_timeout=30),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent",),
@@ -110,9 +108,7 @@ class OpenAICompatibleProvider:
 class _UpstreamStream:
     """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
 
-    def __init__(
-        self, provider: str, response: aiohttp.ClientResponse, request: ChatCompletionRequest
-    ) -> None:
+    def __init__(self, provider: str, response: aiohttp.ClientResponse, request: ChatCompletionRequest) -> None:
         self.usage: TokenUsage | None = None
         self._provider = provider
         self._response = response

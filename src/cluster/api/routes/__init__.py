@@ -1,5 +1,5 @@
-from cluster.api.routes import chat, embeddings, health, models
+from cluster.api.routes import accounts, chat, embeddings, health, keys, models
 
-routers = [health.router, models.router, chat.router, embeddings.router]
+routers = [health.router, models.router, chat.router, embeddings.router, keys.router, accounts.router]
 
 __all__ = ["routers"]

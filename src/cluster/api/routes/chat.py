@@ -3,14 +3,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from cluster.api.deps import InferenceDep
+from cluster.api.deps import ChatAccess, InferenceDep
 from cluster.api.responses import served_response
 from cluster.gateway.protocol import ChatCompletion, ChatCompletionRequest, ErrorResponse
-from cluster.gateway.service import RequestContext
 
 router = APIRouter(prefix="/v1", tags=["inference"])
 _ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 413, 429, 502, 503)
+    code: {"model": ErrorResponse} for code in (400, 401, 402, 403, 404, 413, 429, 502, 503)
 }
 
 
@@ -19,7 +18,6 @@ _ERRORS: dict[int | str, dict[str, object]] = {
     response_model=ChatCompletion,
     responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
 )
-async def create_chat_completion(body: ChatCompletionRequest, inference: InferenceDep) -> Response:
+async def create_chat_completion(body: ChatCompletionRequest, inference: InferenceDep, ctx: ChatAccess) -> Response:
     """OpenAI chat completions; with ``stream: true`` the answer is server-sent events."""
-    ctx = RequestContext(endpoint="chat.completions")
     return served_response(await inference.chat(body, ctx), ctx)

@@ -2,8 +2,10 @@
 
 from alembic import context
 
+from cluster.auth import models as _auth_models  # noqa: F401  (registers tables)
+from cluster.billing import models as _billing_models  # noqa: F401
 from cluster.db.base import Base
-from cluster.metering import models as _metering_models  # noqa: F401  (registers tables)
+from cluster.metering import models as _metering_models  # noqa: F401
 
 connection = context.config.attributes["connection"]
 context.configure(

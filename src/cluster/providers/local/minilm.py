@@ -102,6 +102,4 @@ class MiniLMProvider:
         tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         self._tokenizer = tokenizer
-        self._session = ort.InferenceSession(
-            str(self._model_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(self._model_path), options, providers=["CPUExecutionProvider"])

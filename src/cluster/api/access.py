@@ -1,0 +1,49 @@
+"""Who pays for a request and may they make it: the access step in front of every paid endpoint.
+
+Order: per-IP request limit → API key (401) → scope (403) → per-key request limit (429) → the request's
+token budget and balance payment, which the inference path draws on once it knows the request's size.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from cluster.auth import Principal, Scope
+from cluster.auth.ratelimit import KeyTokenBudget
+from cluster.billing import AccountPayment
+from cluster.gateway.context import RequestContext
+from cluster.services import Services
+
+
+async def client_limits(services: Services, request: Request, ctx_headers: dict[str, str]) -> None:
+    client = request.client.host if request.client else "unknown"
+    window = await services.limiter.take(f"ip:{client}", services.settings.limits.ip_rpm, 1, "requests")
+    if window is not None and "x-ratelimit-limit-requests" not in ctx_headers:
+        ctx_headers.update(window.headers())
+
+
+async def principal(services: Services, request: Request, scope: Scope) -> Principal:
+    """The authenticated caller of a management endpoint, with ``scope``."""
+    await client_limits(services, request, {})
+    caller = await services.auth.authenticate(request.headers.get("authorization"))
+    caller.require(scope)
+    return caller
+
+
+async def inference_context(services: Services, request: Request, endpoint: str) -> RequestContext:
+    ctx = RequestContext(endpoint=endpoint)
+    header = request.headers.get("authorization")
+    if header is None and not services.settings.auth.required:
+        await client_limits(services, request, ctx.headers)
+        return ctx  # an open gateway: no key, no charge
+    caller = await principal(services, request, Scope.WRITE)
+    limits = services.settings.limits
+    window = await services.limiter.take(f"key:{caller.key_id}", caller.rpm or limits.key_rpm, 1, "requests")
+    if window is not None:
+        ctx.headers.update(window.headers())
+    ctx.key_id, ctx.user_id, ctx.allowed_models = caller.key_id, caller.user_id, caller.models
+    tpm = caller.tpm or limits.key_tpm
+    if tpm is not None:
+        ctx.budget = KeyTokenBudget(services.limiter, f"key:{caller.key_id}", tpm, ctx.headers)
+    ctx.payment = AccountPayment(services.billing, caller.user_id, ctx.id)
+    return ctx

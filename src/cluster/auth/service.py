@@ -1,0 +1,216 @@
+"""Users, keys and authentication. A looked-up key is cached for ``cache_ttl`` seconds (revocation in this
+process takes effect at once, in other processes within the TTL); last-used times are kept in memory and
+written in one statement every few seconds, never per request."""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import overload
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from cluster.auth import keys
+from cluster.auth.models import ApiKey, User
+from cluster.auth.principal import Principal, Role, Scope
+from cluster.auth.protocol import KeyCreated, KeyCreateRequest, KeyObject, UserObject
+from cluster.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, Unauthorized
+
+_CACHE_SIZE = 10_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands timezone-aware columns back naive; they were written in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySnapshot:
+    key: ApiKey
+    role: Role
+
+
+class AuthService:
+    def __init__(self, engine: AsyncEngine, secret: bytes, cache_ttl: float) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._secret = secret
+        self._ttl = cache_ttl
+        self._cache: OrderedDict[str, tuple[float, _KeySnapshot]] = OrderedDict()
+        self._last_used: dict[str, datetime] = {}
+
+    # -- the hot path -------------------------------------------------------------------------------
+    async def authenticate(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Unauthorized("Missing API key: send 'Authorization: Bearer sk-cluster-…'", code="missing_api_key")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not keys.looks_like_key(token):
+            raise Unauthorized("Invalid API key", code="invalid_api_key")
+        digest = keys.digest(self._secret, token)
+        snapshot = await self._lookup(digest)
+        if snapshot is None or not hmac.compare_digest(snapshot.key.key_hash, digest):
+            raise Unauthorized("Invalid API key", code="invalid_api_key")
+        key = snapshot.key
+        now = utcnow()
+        if key.revoked_at is not None:
+            raise Unauthorized("This API key has been revoked", code="revoked_api_key")
+        expires_at = aware(key.expires_at)
+        if expires_at is not None and expires_at <= now:
+            raise Unauthorized("This API key has expired", code="expired_api_key")
+        self._last_used[key.id] = now
+        return Principal(
+            user_id=key.user_id,
+            role=snapshot.role,
+            key_id=key.id,
+            scopes=frozenset(Scope(s) for s in key.scopes.split(",")),
+            models=frozenset(key.models) if key.models is not None else None,
+            rpm=key.rpm,
+            tpm=key.tpm,
+        )
+
+    async def _lookup(self, digest: str) -> _KeySnapshot | None:
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(ApiKey, User.role).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == digest)
+                )
+            ).first()
+        if row is None:
+            return None
+        snapshot = _KeySnapshot(row[0], Role(row[1]))
+        self._cache[digest] = (time.monotonic(), snapshot)
+        self._cache.move_to_end(digest)
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return snapshot
+
+    async def flush_last_used(self) -> None:
+        pending, self._last_used = self._last_used, {}
+        if not pending:
+            return
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ApiKey),
+                [{"id": key_id, "last_used_at": when} for key_id, when in pending.items()],
+            )
+
+    # -- users ----------------------------------------------------------------------------------------
+    async def create_user(self, name: str, role: Role = Role.USER) -> UserObject:
+        user = User(id=f"user_{uuid.uuid4().hex[:16]}", name=name, role=role.value, created_at=utcnow())
+        async with self._sessions.begin() as session:
+            session.add(user)
+        return _user_object(user)
+
+    async def get_user(self, user_id: str) -> UserObject:
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"no user '{user_id}'", param="user_id")
+        return _user_object(user)
+
+    async def init_admin(self, name: str = "admin") -> tuple[UserObject, KeyCreated]:
+        """The first admin and its key; refused once an admin exists."""
+        async with self._sessions() as session:
+            existing = (await session.execute(select(User.id).where(User.role == Role.ADMIN.value))).first()
+        if existing is not None:
+            raise Conflict("an admin already exists; create more keys with an admin key")
+        user = await self.create_user(name, Role.ADMIN)
+        key = await self._insert_key(user.id, KeyCreateRequest(name="admin", scopes=list(Scope)))
+        return user, key
+
+    # -- keys -------------------------------------------------------------------------------------------
+    async def create_key(self, actor: Principal, request: KeyCreateRequest) -> KeyCreated:
+        owner = request.user_id or actor.user_id
+        if owner != actor.user_id:
+            actor.require(Scope.ADMIN)
+        if Scope.ADMIN in request.scopes:
+            actor.require(Scope.ADMIN)
+        await self.get_user(owner)
+        return await self._insert_key(owner, request)
+
+    async def _insert_key(self, owner: str, request: KeyCreateRequest) -> KeyCreated:
+        expires_at = request.expires_at
+        if request.expires_in_days is not None:
+            expires_at = utcnow() + timedelta(days=request.expires_in_days)
+        if expires_at is not None and aware(expires_at) <= utcnow():
+            raise InvalidRequest("expires_at is in the past", param="expires_at")
+        plaintext = keys.new_key()
+        row = ApiKey(
+            id=f"key_{uuid.uuid4().hex[:16]}",
+            user_id=owner,
+            name=request.name,
+            display=keys.display(plaintext),
+            key_hash=keys.digest(self._secret, plaintext),
+            scopes=",".join(sorted({s.value for s in request.scopes})),
+            models=request.models,
+            rpm=request.rpm,
+            tpm=request.tpm,
+            expires_at=expires_at,
+            created_at=utcnow(),
+        )
+        async with self._sessions.begin() as session:
+            session.add(row)
+        return KeyCreated(**key_object(row).model_dump(), key=plaintext)
+
+    async def list_keys(self, actor: Principal, user_id: str | None = None) -> list[KeyObject]:
+        owner = user_id or actor.user_id
+        if owner != actor.user_id:
+            actor.require(Scope.ADMIN)
+        async with self._sessions() as session:
+            rows = (
+                await session.execute(select(ApiKey).where(ApiKey.user_id == owner).order_by(ApiKey.created_at))
+            ).scalars()
+            return [key_object(row) for row in rows]
+
+    async def revoke_key(self, actor: Principal, key_id: str) -> KeyObject:
+        async with self._sessions.begin() as session:
+            row = await session.get(ApiKey, key_id)
+            if row is None or (row.user_id != actor.user_id and not actor.is_admin):
+                raise NotFound(f"no key '{key_id}'", param="key_id")
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+            self._cache.pop(row.key_hash, None)
+            return key_object(row)
+
+    def require_owner_or_admin(self, actor: Principal, user_id: str) -> None:
+        if user_id != actor.user_id and not actor.is_admin:
+            raise PermissionDenied("only admins may act for other users", code="insufficient_role")
+
+
+def key_object(row: ApiKey) -> KeyObject:
+    return KeyObject(
+        id=row.id,
+        name=row.name,
+        display=row.display,
+        user_id=row.user_id,
+        scopes=[Scope(s) for s in row.scopes.split(",")],
+        models=row.models,
+        rpm=row.rpm,
+        tpm=row.tpm,
+        expires_at=aware(row.expires_at),
+        revoked_at=aware(row.revoked_at),
+        last_used_at=aware(row.last_used_at),
+        created_at=aware(row.created_at),
+    )
+
+
+def _user_object(user: User) -> UserObject:
+    return UserObject(id=user.id, name=user.name, role=Role(user.role), created_at=aware(user.created_at))

@@ -1,0 +1,211 @@
+"""Balances, holds and captures.
+
+A request's maximum cost is held (available → held) before it runs; afterwards the actual cost is captured
+(held → revenue) and the rest released (held → available), in one posting keyed by the request. A hold
+row records who placed it; each process heartbeats, and a sweeper releases holds whose process stopped
+heartbeating (a crash, ``kill -9``) or that outlived ``hold_ttl``. Capture and release both start by
+flipping the hold from ``open`` in the same transaction, so exactly one of them ever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, available, held
+from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
+from cluster.billing.protocol import AdjustRequest, BalanceObject
+from cluster.periodic import every
+from cluster.settings import BillingSettings
+
+log = logging.getLogger(__name__)
+
+
+class BillingService:
+    def __init__(self, engine: AsyncEngine, settings: BillingSettings) -> None:
+        self._engine = engine
+        self._settings = settings
+        self.ledger = Ledger(engine)
+        self.instance_id = f"inst_{uuid.uuid4().hex[:16]}"
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.ledger.ensure_accounts()
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(Instance).values(id=self.instance_id, heartbeat_at=_now()))
+        await self.sweep()
+        self._tasks = [
+            asyncio.create_task(every(self._settings.heartbeat_interval, self._heartbeat)),
+            asyncio.create_task(every(self._settings.sweep_interval, self.sweep)),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(Instance).where(Instance.id == self.instance_id))
+
+    # -- money in and out (admin) ----------------------------------------------------------------------
+    async def credit(self, request: AdjustRequest) -> BalanceObject:
+        await self.ledger.ensure_accounts(request.user_id)
+        await self.ledger.post(
+            f"credit:{request.idempotency_key}",
+            "credit",
+            [(EXTERNAL, -request.amount), (available(request.user_id), request.amount)],
+            user_id=request.user_id,
+            memo=request.memo,
+        )
+        return await self.balance(request.user_id)
+
+    async def debit(self, request: AdjustRequest) -> BalanceObject:
+        await self.ledger.post(
+            f"debit:{request.idempotency_key}",
+            "debit",
+            [(available(request.user_id), -request.amount), (EXTERNAL, request.amount)],
+            user_id=request.user_id,
+            funded={available(request.user_id)},
+            memo=request.memo,
+        )
+        return await self.balance(request.user_id)
+
+    async def balance(self, user_id: str) -> BalanceObject:
+        free, reserved = await self.ledger.balances(user_id)
+        return BalanceObject(user_id=user_id, available=free, held=reserved)
+
+    # -- per request -----------------------------------------------------------------------------------
+    async def hold(self, user_id: str, hold_id: str, amount: int) -> None:
+        now = _now()
+
+        async def record(connection: AsyncConnection) -> bool:
+            await connection.execute(
+                insert(Hold).values(
+                    id=hold_id,
+                    user_id=user_id,
+                    amount=amount,
+                    status="open",
+                    owner=self.instance_id,
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=self._settings.hold_ttl),
+                )
+            )
+            return True
+
+        await self.ledger.post(
+            f"hold:{hold_id}",
+            "hold",
+            [(available(user_id), -amount), (held(user_id), amount)],
+            user_id=user_id,
+            funded={available(user_id)},
+            guard=record,
+        )
+
+    async def capture(self, user_id: str, hold_id: str, amount: int, cost: int) -> int:
+        """Charge ``cost`` (never more than was held) and release the rest; returns what was charged."""
+        charged = min(cost, amount)
+        if cost > amount:
+            log.warning("hold %s: cost %d exceeded the hold %d; charged the hold", hold_id, cost, amount)
+        legs = [(held(user_id), -amount), (REVENUE, charged), (available(user_id), amount - charged)]
+        done = await self.ledger.post(
+            f"capture:{hold_id}", "capture", legs, user_id=user_id, guard=_settle(hold_id, "captured")
+        )
+        return charged if done else 0
+
+    async def release(self, user_id: str, hold_id: str, amount: int) -> None:
+        legs = [(held(user_id), -amount), (available(user_id), amount)]
+        await self.ledger.post(
+            f"release:{hold_id}", "release", legs, user_id=user_id, guard=_settle(hold_id, "released")
+        )
+
+    async def sweep(self) -> int:
+        """Release holds whose process is gone (no heartbeat for 3 intervals) or that outlived hold_ttl."""
+        now = _now()
+        stale = now - timedelta(seconds=3 * self._settings.heartbeat_interval)
+        live = select(Instance.id).where(Instance.heartbeat_at >= stale)
+        async with self._engine.connect() as connection:
+            orphans = (
+                await connection.execute(
+                    select(Hold.id, Hold.user_id, Hold.amount).where(
+                        Hold.status == "open", or_(Hold.expires_at < now, Hold.owner.not_in(live))
+                    )
+                )
+            ).all()
+        for hold_id, user_id, amount in orphans:
+            await self.release(user_id, hold_id, amount)
+        if orphans:
+            log.warning("released %d orphaned holds", len(orphans))
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(Instance).where(Instance.heartbeat_at < stale))
+        return len(orphans)
+
+    async def audit(self) -> dict[str, int]:
+        """Ledger invariants: every entry sums to zero, and each user balance equals its entries."""
+        async with self._engine.connect() as connection:
+            total = (await connection.execute(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))).scalar_one()
+            sums = dict(
+                (
+                    await connection.execute(
+                        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount)).group_by(LedgerEntry.account_id)
+                    )
+                ).all()
+            )
+            accounts = (
+                await connection.execute(
+                    select(LedgerAccount.id, LedgerAccount.balance).where(LedgerAccount.user_id.is_not(None))
+                )
+            ).all()
+        mismatched = sum(1 for account, balance in accounts if int(sums.get(account, 0)) != balance)
+        return {"sum": int(total), "mismatched_accounts": mismatched, "revenue": int(sums.get(REVENUE, 0))}
+
+    async def _heartbeat(self) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(Instance).where(Instance.id == self.instance_id).values(heartbeat_at=_now())
+            )
+
+
+class AccountPayment:
+    """One request paid from a user's balance: hold, then capture or release."""
+
+    def __init__(self, billing: BillingService, user_id: str, request_id: str) -> None:
+        self._billing = billing
+        self._user_id = user_id
+        self._hold_id = request_id
+        self._held = 0
+        self.charged = 0
+
+    async def authorize(self, amount: int) -> None:
+        if amount > 0:
+            await self._billing.hold(self._user_id, self._hold_id, amount)
+            self._held = amount
+
+    async def settle(self, cost: int) -> None:
+        if self._held:
+            self.charged = await self._billing.capture(self._user_id, self._hold_id, self._held, cost)
+            self._held = 0
+
+    async def cancel(self) -> None:
+        if self._held:
+            await self._billing.release(self._user_id, self._hold_id, self._held)
+            self._held = 0
+
+
+def _settle(hold_id: str, status: str):  # type: ignore[no-untyped-def]
+    async def flip(connection: AsyncConnection) -> bool:
+        result = await connection.execute(
+            update(Hold).where(Hold.id == hold_id, Hold.status == "open").values(status=status)
+        )
+        return result.rowcount == 1
+
+    return flip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
