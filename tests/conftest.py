@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -9,6 +11,34 @@ import pytest
 from cluster.app import create_app
 from cluster.settings import ProviderConfig, Settings
 from tests.support import MockUpstream
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _pg_admin():  # type: ignore[no-untyped-def]
+    import asyncpg
+
+    try:
+        return await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"PostgreSQL must run for CI (scripts/services.sh starts it): {exc}") from exc
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'cluster.db'}"
+        return
+    name = f"cluster_test_{uuid.uuid4().hex[:12]}"
+    admin = await _pg_admin()
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -55,3 +85,55 @@ def mock_provider(name: str, upstream: MockUpstream, **extra: object) -> Provide
         **extra,
     }
     return ProviderConfig(**fields)  # type: ignore[arg-type]
+
+
+class Secured:
+    """The app with keys required: an ASGI client, the first admin's key and user id."""
+
+    def __init__(self, http: httpx.AsyncClient, app: object, admin_key: str, admin_id: str) -> None:
+        self.http = http
+        self.app = app
+        self.admin_key = admin_key
+        self.admin_id = admin_id
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {key or self.admin_key}"}
+
+    async def new_user(self, credit: int = 0, scopes: list[str] | None = None, **key: object) -> tuple[str, str]:
+        """A user with one key (and a credit); returns (user id, key)."""
+        user = await self.http.post("/v1/users", json={"name": "u"}, headers=self.auth())
+        user_id = user.json()["id"]
+        body = {"user_id": user_id, "scopes": scopes or ["read", "write"], **key}
+        created = await self.http.post("/v1/keys", json=body, headers=self.auth())
+        assert created.status_code == 201, created.text
+        if credit:
+            response = await self.http.post(
+                "/v1/admin/credit",
+                json={"user_id": user_id, "amount": credit, "idempotency_key": f"seed-{user_id}"},
+                headers=self.auth(),
+            )
+            assert response.status_code == 200, response.text
+        return user_id, created.json()["key"]
+
+
+async def secured_app(settings: Settings) -> AsyncIterator[Secured]:
+    from tests.support import bootstrap_admin
+
+    admin_id, admin_key = await bootstrap_admin(settings)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cluster") as http:
+            yield Secured(http, app, admin_key, admin_id)
+
+
+@pytest.fixture
+async def secured(tmp_path: Path, mock_upstream: MockUpstream) -> AsyncIterator[Secured]:
+    settings = make_settings(
+        tmp_path,
+        auth={"required": True},
+        providers=[mock_provider("up", mock_upstream)],
+        models=[{"id": "mock-model", "input_price": 1_000_000, "output_price": 2_000_000}],
+    )
+    async for value in secured_app(settings):
+        yield value

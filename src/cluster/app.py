@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,8 @@ from cluster.api.routes import routers
 from cluster.services import Services
 from cluster.settings import Settings
 
+log = logging.getLogger("cluster")
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.load()
@@ -22,6 +25,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = await Services.start(settings)
         app.state.services = services
+        if settings.auth.required and not await services.auth.has_admin():
+            log.warning(
+                "No API keys yet. Create the first admin and its key with:  cluster admin init"
+                "  (then: cluster credit <user> <USDC> <idempotency-key>, or POST /v1/admin/credit)"
+            )
         try:
             yield
         finally:

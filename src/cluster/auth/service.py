@@ -126,11 +126,13 @@ class AuthService:
             raise NotFound(f"no user '{user_id}'", param="user_id")
         return _user_object(user)
 
+    async def has_admin(self) -> bool:
+        async with self._sessions() as session:
+            return (await session.execute(select(User.id).where(User.role == Role.ADMIN.value))).first() is not None
+
     async def init_admin(self, name: str = "admin") -> tuple[UserObject, KeyCreated]:
         """The first admin and its key; refused once an admin exists."""
-        async with self._sessions() as session:
-            existing = (await session.execute(select(User.id).where(User.role == Role.ADMIN.value))).first()
-        if existing is not None:
+        if await self.has_admin():
             raise Conflict("an admin already exists; create more keys with an admin key")
         user = await self.create_user(name, Role.ADMIN)
         key = await self._insert_key(user.id, KeyCreateRequest(name="admin", scopes=list(Scope)))

@@ -101,7 +101,8 @@ class Ledger:
                 created_at=datetime.now(UTC),
             )
         )
-        for account, amount in legs:
+        # Rows are locked in one global order (by id), so two postings on the same accounts cannot deadlock.
+        for account, amount in sorted(legs):
             if account.startswith("system:"):
                 continue  # system balances are summed from entries on demand: no hot row
             stmt = update(LedgerAccount).where(LedgerAccount.id == account)

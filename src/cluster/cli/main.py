@@ -1,4 +1,4 @@
-"""The ``cluster`` command."""
+"""``cluster serve``, ``models``, ``db`` and ``version``; the account commands live in ``accounts.py``."""
 
 from __future__ import annotations
 
@@ -94,3 +94,12 @@ async def _migrate(settings: Settings) -> None:
         await upgrade(engine)
     finally:
         await engine.dispose()
+
+
+def _register() -> None:
+    from cluster.cli import accounts
+
+    accounts.register(app)
+
+
+_register()

@@ -1,0 +1,5 @@
+"""The ``cluster`` command."""
+
+from cluster.cli.main import app
+
+__all__ = ["app"]

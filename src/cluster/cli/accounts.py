@@ -1,0 +1,141 @@
+"""Operator commands over the database (the operator is trusted as an admin): admin init, users, keys,
+credits and usage. Amounts are given in USDC (``12.5``) and handled as integer micro-USDC."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from cluster.auth import Principal, Role, Scope
+from cluster.auth.protocol import KeyCreateRequest
+from cluster.billing.protocol import AdjustRequest
+from cluster.errors import ClusterError
+from cluster.services import Services
+from cluster.settings import Settings
+
+T = TypeVar("T")
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cluster.toml to read")]
+OPERATOR = Principal(user_id="operator", role=Role.ADMIN, key_id="cli", scopes=frozenset(Scope))
+
+admin_app = typer.Typer(no_args_is_help=True, help="Bootstrap administration.")
+users_app = typer.Typer(no_args_is_help=True, help="Users.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(users_app, name="users")
+    app.add_typer(keys_app, name="keys")
+    app.command()(credit)
+    app.command()(debit)
+    app.command()(balance)
+    app.command()(usage)
+
+
+def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
+    async def main() -> T:
+        services = await Services.start(Settings.load(config))
+        try:
+            return await job(services)
+        finally:
+            await services.stop()
+
+    try:
+        return asyncio.run(main())
+    except ClusterError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _micro(amount: str) -> int:
+    try:
+        value = Decimal(amount) * 1_000_000
+    except InvalidOperation:
+        raise typer.BadParameter(f"not a number: {amount}") from None
+    if value != value.to_integral_value() or value <= 0:
+        raise typer.BadParameter("a positive amount with at most 6 decimals")
+    return int(value)
+
+
+@admin_app.command("init")
+def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
+    """Create the first admin and print its API key (shown once)."""
+    user, key = _run(config, lambda s: s.auth.init_admin(name))
+    typer.echo(f"admin user: {user.id}\nAPI key (store it now, it is not shown again):\n{key.key}")
+
+
+@users_app.command("create")
+def users_create(name: str, role: Role = Role.USER, config: ConfigOption = None) -> None:
+    user = _run(config, lambda s: s.auth.create_user(name, role))
+    typer.echo(user.id)
+
+
+@keys_app.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="owner's user id")],
+    name: str = "default",
+    scopes: str = "read,write",
+    models: Annotated[str | None, typer.Option(help="comma-separated allow-list")] = None,
+    expires_in_days: float | None = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a key and print it (shown once)."""
+    request = KeyCreateRequest(
+        name=name,
+        scopes=[Scope(s.strip()) for s in scopes.split(",")],
+        models=models.split(",") if models else None,
+        expires_in_days=expires_in_days,
+        user_id=user,
+    )
+    created = _run(config, lambda s: s.auth.create_key(OPERATOR, request))
+    typer.echo(f"{created.id}\n{created.key}")
+
+
+@keys_app.command("list")
+def keys_list(user: Annotated[str, typer.Option(help="owner's user id")], config: ConfigOption = None) -> None:
+    for key in _run(config, lambda s: s.auth.list_keys(OPERATOR, user)):
+        state = "revoked" if key.revoked_at else "active"
+        typer.echo(f"{key.id}  {key.display}  {','.join(key.scopes)}  {state}  last used {key.last_used_at}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
+    key = _run(config, lambda s: s.auth.revoke_key(OPERATOR, key_id))
+    typer.echo(f"{key.id} revoked at {key.revoked_at}")
+
+
+def credit(user: str, amount: str, idempotency_key: str, memo: str | None = None, config: ConfigOption = None) -> None:
+    """Add AMOUNT USDC to USER's balance (the idempotency key makes a retry safe)."""
+    request = AdjustRequest(user_id=user, amount=_micro(amount), idempotency_key=idempotency_key, memo=memo)
+    typer.echo(_run(config, lambda s: s.billing.credit(request)).model_dump_json())
+
+
+def debit(user: str, amount: str, idempotency_key: str, memo: str | None = None, config: ConfigOption = None) -> None:
+    """Take AMOUNT USDC from USER's balance."""
+    request = AdjustRequest(user_id=user, amount=_micro(amount), idempotency_key=idempotency_key, memo=memo)
+    typer.echo(_run(config, lambda s: s.billing.debit(request)).model_dump_json())
+
+
+def balance(user: str, config: ConfigOption = None) -> None:
+    typer.echo(_run(config, lambda s: s.billing.balance(user)).model_dump_json())
+
+
+def usage(
+    user: str,
+    start: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: 30 days ago)")] = None,
+    end: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today)")] = None,
+    group_by: str = "model,day",
+    config: ConfigOption = None,
+) -> None:
+    """Requests, tokens and spend (micro-USDC) per group."""
+    last = date.fromisoformat(end) if end else date.today()
+    first = date.fromisoformat(start) if start else last - timedelta(days=30)
+    report = _run(config, lambda s: s.usage.report(user, first, last, group_by, None))
+    typer.echo(json.dumps(report.model_dump(mode="json"), indent=1))

@@ -1,0 +1,106 @@
+"""The ledger on SQLite and PostgreSQL: idempotent postings, funds checks, holds, and its invariants."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from cluster.billing import BillingService
+from cluster.billing.protocol import AdjustRequest
+from cluster.db import make_engine, upgrade
+from cluster.errors import InsufficientBalance
+from cluster.settings import BillingSettings
+
+
+@pytest.fixture
+async def billing(database_url: str) -> AsyncIterator[BillingService]:
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    service = BillingService(engine, BillingSettings(heartbeat_interval=0.2, sweep_interval=60))
+    await service.start()
+    yield service
+    await service.stop()
+    await engine.dispose()
+
+
+def adjust(user: str, amount: int, key: str) -> AdjustRequest:
+    return AdjustRequest(user_id=user, amount=amount, idempotency_key=key)
+
+
+async def test_credit_is_idempotent_and_debit_checks_funds(billing: BillingService) -> None:
+    for _ in range(3):
+        balance = await billing.credit(adjust("u1", 5_000_000, "deposit-1"))
+    assert balance.available == 5_000_000
+    await billing.debit(adjust("u1", 2_000_000, "withdraw-1"))
+    with pytest.raises(InsufficientBalance):
+        await billing.debit(adjust("u1", 3_000_001, "withdraw-2"))
+    assert (await billing.balance("u1")).available == 3_000_000
+    audit = await billing.audit()
+    assert audit["sum"] == 0 and audit["mismatched_accounts"] == 0
+
+
+async def test_hold_then_capture_charges_exactly_and_releases_the_rest(billing: BillingService) -> None:
+    await billing.credit(adjust("u2", 1_000, "d"))
+    await billing.hold("u2", "req-1", 700)
+    assert (await billing.balance("u2")).model_dump(include={"available", "held"}) == {"available": 300, "held": 700}
+    with pytest.raises(InsufficientBalance):
+        await billing.hold("u2", "req-2", 301)
+    assert await billing.capture("u2", "req-1", 700, 123) == 123
+    assert await billing.capture("u2", "req-1", 700, 123) == 0, "a second capture of one hold does nothing"
+    await billing.release("u2", "req-1", 700)  # and neither does a late release
+    balance = await billing.balance("u2")
+    assert (balance.available, balance.held) == (877, 0)
+    assert (await billing.audit())["revenue"] == 123
+
+
+async def test_concurrent_holds_never_overdraw(billing: BillingService) -> None:
+    await billing.credit(adjust("u3", 10_000, "d"))
+
+    async def attempt(i: int) -> bool:
+        try:
+            await billing.hold("u3", f"h{i}", 300)
+        except InsufficientBalance:
+            return False
+        await billing.capture("u3", f"h{i}", 300, 250)
+        return True
+
+    results = await asyncio.gather(*(attempt(i) for i in range(60)))
+    served = sum(results)
+    balance = await billing.balance("u3")
+    assert balance.held == 0 and balance.available == 10_000 - 250 * served >= 0
+    assert served >= 33  # 10,000 / 300: at least this many fit even when holds overlap
+    audit = await billing.audit()
+    assert audit == {"sum": 0, "mismatched_accounts": 0, "revenue": 250 * served}
+
+
+async def test_holds_of_a_dead_process_are_released(billing: BillingService, database_url: str) -> None:
+    await billing.credit(adjust("u4", 1_000, "d"))
+    engine = make_engine(database_url)
+    other = BillingService(engine, BillingSettings(heartbeat_interval=0.2, sweep_interval=60))
+    await other.start()
+    await other.hold("u4", "orphan", 600)
+    for task in other._tasks:  # the other process dies: no more heartbeats, no stop()
+        task.cancel()
+    await engine.dispose()
+    assert await billing.sweep() == 0, "its heartbeat is still fresh"
+    await asyncio.sleep(0.7)
+    assert await billing.sweep() == 1
+    balance = await billing.balance("u4")
+    assert (balance.available, balance.held) == (1_000, 0)
+
+
+async def test_expired_holds_are_released(database_url: str, tmp_path: Path) -> None:
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    service = BillingService(engine, BillingSettings(hold_ttl=0.2, sweep_interval=60))
+    await service.start()
+    try:
+        await service.credit(adjust("u5", 100, "d"))
+        await service.hold("u5", "slow", 100)
+        await asyncio.sleep(0.3)
+        assert await service.sweep() == 1
+        assert (await service.balance("u5")).available == 100
+    finally:
+        await service.stop()
+        await engine.dispose()
