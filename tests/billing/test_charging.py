@@ -34,7 +34,7 @@ def body(stream: bool = False) -> dict[str, object]:
 
 
 async def test_1000_concurrent_requests_against_a_balance_that_covers_some(gateway: Secured) -> None:
-    user, key = await gateway.new_user(credit=COST * 300 + 13)
+    _, key = await gateway.new_user(credit=COST * 300 + 13)
     headers = gateway.auth(key)
     semaphore = asyncio.Semaphore(200)
 
