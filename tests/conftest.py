@@ -26,11 +26,7 @@ async def _pg_admin():  # type: ignore[no-untyped-def]
         pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'cluster.db'}"
-        return
+async def _fresh_postgres() -> AsyncIterator[str]:
     name = f"cluster_test_{uuid.uuid4().hex[:12]}"
     admin = await _pg_admin()
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -39,6 +35,22 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'cluster.db'}"
+        return
+    async for url in _fresh_postgres():
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test."""
+    async for url in _fresh_postgres():
+        yield url
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

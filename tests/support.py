@@ -109,3 +109,10 @@ async def bootstrap_admin(settings: Any, credit: int = 0) -> tuple[str, str]:
         return user.id, key.key
     finally:
         await services.stop()
+
+
+def away_from_minute_boundary(margin: float = 8.0) -> None:
+    """Rate-limit windows are calendar minutes: start a counting test where one window holds all of it."""
+    into = time.time() % 60
+    if into > 60 - margin:
+        time.sleep(60 - into + 0.05)
