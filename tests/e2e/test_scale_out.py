@@ -54,8 +54,10 @@ class Gateway:
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "cluster", "serve", "--port", str(self.port), "--config", str(config)],
-                stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )  # fmt: skip
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         wait_http(f"{self.url}/health", timeout=60)
 
     def stop(self, sig: int = signal.SIGINT) -> None:
@@ -113,10 +115,14 @@ def test_two_processes_share_limits_balances_and_keys(gateways: tuple[list[Gatew
 
 def test_kill_9_mid_stream_leaves_no_dangling_hold(gateways: tuple[list[Gateway], str, str], tmp_path: Path) -> None:
     (a, b), admin_key, config = gateways
-    user, key = new_user(a, admin_key, credit=50_000_000)
+    _, key = new_user(a, admin_key, credit=50_000_000)
     headers = {"authorization": f"Bearer {key}"}
-    long = {"model": "smollm2", "messages": [{"role": "user", "content": "Tell a long story."}], "max_tokens": 1500,
-            "stream": True}  # fmt: skip
+    long = {
+        "model": "smollm2",
+        "messages": [{"role": "user", "content": "Tell a long story."}],
+        "max_tokens": 1500,
+        "stream": True,
+    }
     with httpx.Client(timeout=60) as http, http.stream("POST", a.url + CHAT, json=long, headers=headers) as response:
         assert response.status_code == 200
         for i, _ in enumerate(response.iter_lines()):
