@@ -1,8 +1,11 @@
 """cluster_sdk against a running gateway, sync and async, plus its retry policy against a real server
 that answers 429 twice before it succeeds."""
 
+import asyncio
 import threading
+import time
 from collections.abc import Iterator
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -11,8 +14,8 @@ import pytest
 import cluster_sdk
 from cluster.app import create_app
 from cluster_sdk import AsyncCluster, Cluster
-from tests.conftest import make_settings
-from tests.support import ServerThread
+from tests.conftest import make_settings, mock_provider
+from tests.support import MockUpstream, ServerThread, bootstrap_admin
 
 HI = [{"role": "user", "content": "Say hi."}]
 
@@ -99,3 +102,25 @@ def test_retries_429_then_gives_up_with_a_typed_error() -> None:
         assert info.value.code == "rate_limit_exceeded" and _Flaky.calls == 2
     finally:
         httpd.shutdown()
+
+
+def test_keys_balance_and_usage(tmp_path: Path, mock_upstream: MockUpstream) -> None:
+    settings = make_settings(
+        tmp_path,
+        auth={"required": True},
+        providers=[mock_provider("up", mock_upstream)],
+        models=[{"id": "mock-model", "input_price": 1_000_000, "output_price": 2_000_000}],
+    )
+    _, admin_key = asyncio.run(bootstrap_admin(settings, credit=1_000_000))
+    with ServerThread(create_app(settings)) as server, Cluster(base_url=server.url, api_key=admin_key) as client:
+        created = client.keys.create(name="ci", scopes=["read"])
+        assert created.key.startswith("sk-cluster-") and created.scopes == ["read"]
+        assert created.id in {k.id for k in client.keys.list()}
+        assert client.keys.revoke(created.id).revoked_at
+        client.chat.completions.create(model="mock-model", messages=HI, max_tokens=8)
+        assert client.balance.retrieve().available == 1_000_000 - 26
+        time.sleep(0.3)  # the request log flushes every 20 ms in tests
+        today = date.today().isoformat()
+        assert client.usage.retrieve(start=today, end=today).total["cost"] == 26
+        with pytest.raises(cluster_sdk.AuthenticationError):
+            Cluster(base_url=server.url, api_key=created.key, max_retries=0).balance.retrieve()

@@ -23,11 +23,14 @@ from cluster_sdk._errors import (
     RateLimitError,
 )
 from cluster_sdk._types import (
+    ApiKey,
+    Balance,
     ChatCompletion,
     ChatCompletionChunk,
     CreateEmbeddingResponse,
     Model,
     Usage,
+    UsageReport,
 )
 
 __version__ = "0.1.0"
@@ -37,9 +40,11 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APIStreamError",
+    "ApiKey",
     "AsyncCluster",
     "AuthenticationError",
     "BadRequestError",
+    "Balance",
     "ChatCompletion",
     "ChatCompletionChunk",
     "Cluster",
@@ -53,4 +58,5 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "Usage",
+    "UsageReport",
 ]

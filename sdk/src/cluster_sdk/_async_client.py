@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from cluster_sdk._accounts import Balances, Keys, Usage
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, Model
@@ -34,6 +35,9 @@ class AsyncCluster:
         self.chat = _Chat(self)
         self.embeddings = _Embeddings(self)
         self.models = _Models(self)
+        self.keys = Keys(self)
+        self.balance = Balances(self)
+        self.usage = Usage(self)
 
     async def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False
@@ -59,6 +63,10 @@ class AsyncCluster:
             raise_for_status(response)
             return response
         raise AssertionError("unreachable")
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None, parse: Any) -> Any:
+        response = await self.request(method, path, body)
+        return parse(response.json())
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -80,3 +80,33 @@ class Model(_Open):
     context_length: int | None = None
     providers: list[str] = []
     tee: bool = False
+
+
+class ApiKey(_Open):
+    id: str
+    name: str
+    display: str
+    user_id: str
+    scopes: list[str]
+    models: list[str] | None = None
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+    key: str | None = None  # only in the response that created it
+
+
+class Balance(_Open):
+    user_id: str
+    available: int
+    held: int
+    currency: str = "USDC"
+    decimals: int = 6
+
+
+class UsageReport(_Open):
+    user_id: str
+    start: str
+    end: str
+    group_by: list[str]
+    data: list[dict[str, Any]]
+    total: dict[str, Any]

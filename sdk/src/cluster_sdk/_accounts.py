@@ -1,0 +1,52 @@
+"""Keys, balance and usage: written once for both clients. Each method describes its call; the client's
+``call`` runs it (and, for ``AsyncCluster``, returns an awaitable)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from cluster_sdk._types import ApiKey, Balance, UsageReport
+
+
+class _Caller(Protocol):
+    def call(self, method: str, path: str, body: dict[str, Any] | None, parse: Any) -> Any: ...
+
+
+def _query(**params: Any) -> str:
+    given = {k: v for k, v in params.items() if v is not None}
+    return f"?{urlencode(given)}" if given else ""
+
+
+class Keys:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        """``name``, ``scopes``, ``models``, ``expires_in_days``, ``rpm``, ``tpm``, ``user_id`` (admin)."""
+        return self._client.call("POST", "/keys", params, ApiKey.model_validate)
+
+    def list(self, user_id: str | None = None) -> Any:
+        return self._client.call(
+            "GET", f"/keys{_query(user_id=user_id)}", None, lambda d: [ApiKey.model_validate(k) for k in d["data"]]
+        )
+
+    def revoke(self, key_id: str) -> Any:
+        return self._client.call("DELETE", f"/keys/{key_id}", None, ApiKey.model_validate)
+
+
+class Balances:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def retrieve(self, user_id: str | None = None) -> Any:
+        return self._client.call("GET", f"/balance{_query(user_id=user_id)}", None, Balance.model_validate)
+
+
+class Usage:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def retrieve(self, start: str, end: str, group_by: str = "model,day", key_id: str | None = None) -> Any:
+        query = _query(start=start, end=end, group_by=group_by, key_id=key_id)
+        return self._client.call("GET", f"/usage{query}", None, UsageReport.model_validate)
