@@ -71,6 +71,27 @@ id = "mock-model"
 input_price = 100000
 output_price = 200000
 """
+SECURED_TOML = """
+data_dir = "{data}"
+database_url = "{database}"
+redis_url = "redis://127.0.0.1:6379/0"
+[limits]
+key_rpm = 1000000000
+key_tpm = 1000000000000
+ip_rpm = 1000000000
+[local]
+enabled = false
+[[providers]]
+name = "mock"
+base_url = "http://127.0.0.1:{port}/v1"
+models = {{ "mock-model" = "mock" }}
+max_concurrency = 1024
+[[models]]
+id = "mock-model"
+input_price = 100000
+output_price = 200000
+"""
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 LITELLM_YAML = """
 model_list:
   - model_name: mock-model
@@ -94,7 +115,12 @@ def spawn(
 
 
 def start_processes(
-    tmp: Path, workers: int, chunks: int, litellm: bool, started: list[subprocess.Popen[bytes]]
+    tmp: Path,
+    workers: int,
+    chunks: int,
+    litellm: bool,
+    secured: str | None,
+    started: list[subprocess.Popen[bytes]],
 ) -> dict[str, Target]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     mock_port, cluster_port = free_port(), free_port()
@@ -111,6 +137,22 @@ def start_processes(
         "direct": (f"http://127.0.0.1:{mock_port}/v1/chat/completions", "mock", {}),
         "cluster": (f"http://127.0.0.1:{cluster_port}/v1/chat/completions", "mock-model", {}),
     }
+    if secured:
+        secured_port = free_port()
+        config = tmp / "secured.toml"
+        config.write_text(SECURED_TOML.format(data=tmp / "secured", database=secured, port=mock_port))
+        cli = [sys.executable, "-m", "cluster"]
+        init = subprocess.run(
+            [*cli, "admin", "init", "--config", str(config)], capture_output=True, text=True, check=True
+        )
+        admin_id, key = init.stdout.split("admin user: ")[1].split()[0], init.stdout.strip().splitlines()[-1]
+        subprocess.run([*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)], check=True,
+                       capture_output=True)  # fmt: skip
+        serve = ["serve", "--port", str(secured_port), "--workers", str(workers), "--config", str(config)]
+        process = spawn([*cli, *serve], tmp / "secured.log", env, started)
+        wait(f"http://127.0.0.1:{secured_port}/health", process)
+        url = f"http://127.0.0.1:{secured_port}/v1/chat/completions"
+        targets["secured"] = (url, "mock-model", {"authorization": f"Bearer {key}"})
     if litellm:
         litellm_port = free_port()
         litellm_config = tmp / "litellm.yaml"
@@ -127,6 +169,27 @@ def start_processes(
         auth = {"authorization": f"Bearer {LITELLM_KEY}"}
         targets["litellm"] = (f"http://127.0.0.1:{litellm_port}/v1/chat/completions", "mock-model", auth)
     return targets
+
+
+async def create_database() -> str:
+    import asyncpg
+
+    name = f"cluster_bench_{os.getpid()}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    if os.environ.get("BENCH_ASYNC_COMMIT"):
+        await admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    await admin.close()
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+async def drop_database(url: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    await admin.close()
 
 
 def body(model: str, stream: bool) -> bytes:
@@ -187,6 +250,20 @@ def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
             f"| {mode} | {concurrency} | {d[p50]:.2f} / {d[p99]:.2f} | {c[p50]:.2f} / {c[p99]:.2f} | "
             f"{c[p50] - d[p50]:+.2f} / {c[p99] - d[p99]:+.2f} | {c['rps']:.0f} | {lite_cols} |"
         )
+    if any(r["target"] == "secured" for r in rows):
+        lines += ["", "| mode | conc | bare cluster p50/p99 ms | + keys, limits, billing p50/p99 ms | added p50/p99 ms "
+                  "| bare rps | secured rps | vs direct p50 |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for (target, stream, concurrency), bare in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+            if target != "cluster":
+                continue
+            full = index[("secured", stream, concurrency)]
+            direct = index[("direct", stream, concurrency)]
+            p50, p99 = ("ttfb_p50_ms", "ttfb_p99_ms") if stream else ("p50_ms", "p99_ms")
+            lines.append(
+                f"| {'stream (TTFB)' if stream else 'json'} | {concurrency} | {bare[p50]:.2f} / {bare[p99]:.2f} | "
+                f"{full[p50]:.2f} / {full[p99]:.2f} | {full[p50] - bare[p50]:+.2f} / {full[p99] - bare[p99]:+.2f} | "
+                f"{bare['rps']:.0f} | {full['rps']:.0f} | {full[p50] - direct[p50]:+.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -197,6 +274,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--chunks", type=int, default=16, help="content events per mock stream")
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument(
+        "--secured", action="store_true", help="also measure keys + rate limits + billing on PostgreSQL and Redis"
+    )
     args = parser.parse_args()
     litellm = LITELLM.exists() and not args.no_litellm
     if not litellm:
@@ -210,12 +290,15 @@ def main() -> None:
     started: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            targets = start_processes(Path(tmp), args.workers, args.chunks, litellm, started)
+            database = asyncio.run(create_database()) if args.secured else None
+            targets = start_processes(Path(tmp), args.workers, args.chunks, litellm, database, started)
             rows = asyncio.run(measure(targets, [int(c) for c in args.concurrency.split(",")], args.seconds))
         finally:
             for process in started:
                 process.terminate()
                 process.wait(timeout=30)
+            if database:
+                asyncio.run(drop_database(database))
     table = report(rows)
     cores = os.cpu_count()
     print(f"\nworkers={args.workers}, {args.seconds:.0f}s per cell, {cores} cores shared by all processes\n")

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,6 +20,16 @@ from cluster.errors import InsufficientBalance
 REVENUE = "system:revenue"
 EXTERNAL = "system:external"
 Legs = Sequence[tuple[str, int]]
+
+# Built once: compiled once, whatever the parameters.
+_INSERT_TRANSACTION = insert(LedgerTransaction)
+_INSERT_ENTRY = insert(LedgerEntry)
+_MOVE = (
+    update(LedgerAccount)
+    .where(LedgerAccount.id == bindparam("account"))
+    .values(balance=LedgerAccount.balance + bindparam("delta"))
+)
+_DEBIT = _MOVE.where(LedgerAccount.balance + bindparam("delta") >= 0)
 
 
 def available(user_id: str) -> str:
@@ -65,14 +75,13 @@ class Ledger:
             raise ValueError(f"unbalanced posting {key}: {legs}")
         try:
             async with self._engine.begin() as connection:
-                if await _seen(connection, key):
-                    return False
                 if guard is not None and not await guard(connection):
                     return False
                 await self._apply(connection, key, kind, legs, user_id, funded, memo)
                 return True
         except IntegrityError:
-            # Two postings raced on one key: the other one won, and ours rolled back whole.
+            # The key (or the guard's row) exists: this posting happened before, or a racing twin won and
+            # ours rolled back whole.
             async with self._engine.connect() as connection:
                 if await _seen(connection, key):
                     return False
@@ -90,33 +99,22 @@ class Ledger:
     ) -> None:
         transaction_id = f"tx_{uuid.uuid4().hex}"
         magnitude = sum(amount for _, amount in legs if amount > 0)
-        await connection.execute(
-            insert(LedgerTransaction).values(
-                id=transaction_id,
-                idempotency_key=key,
-                kind=kind,
-                user_id=user_id,
-                amount=magnitude,
-                memo=memo,
-                created_at=datetime.now(UTC),
-            )
-        )
-        # Rows are locked in one global order (by id), so two postings on the same accounts cannot deadlock.
+        row = {"id": transaction_id, "idempotency_key": key, "kind": kind, "user_id": user_id,
+               "amount": magnitude, "memo": memo, "created_at": datetime.now(UTC)}  # fmt: skip
+        await connection.execute(_INSERT_TRANSACTION, row)
+        entries = [{"transaction_id": transaction_id, "account_id": a, "amount": amount} for a, amount in legs]
+        await connection.execute(_INSERT_ENTRY, entries)
+        # Balance rows are touched last, so their locks are held only until the commit, and in one global
+        # order (by id), so two postings on the same accounts cannot deadlock.
         for account, amount in sorted(legs):
             if account.startswith("system:"):
                 continue  # system balances are summed from entries on demand: no hot row
-            stmt = update(LedgerAccount).where(LedgerAccount.id == account)
-            if account in funded and amount < 0:
-                stmt = stmt.where(LedgerAccount.balance + amount >= 0)
-            result = await connection.execute(stmt.values(balance=LedgerAccount.balance + amount))
+            guarded = account in funded and amount < 0
+            result = await connection.execute(_DEBIT if guarded else _MOVE, {"account": account, "delta": amount})
             if result.rowcount != 1:
                 raise InsufficientBalance(
                     "Your balance is too low for this request (its maximum cost is held before it runs)"
                 )
-        await connection.execute(
-            insert(LedgerEntry),
-            [{"transaction_id": transaction_id, "account_id": account, "amount": amount} for account, amount in legs],
-        )
 
     async def balances(self, user_id: str) -> tuple[int, int]:
         async with self._engine.connect() as connection:

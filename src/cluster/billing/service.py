@@ -15,7 +15,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, available, held
@@ -34,6 +34,17 @@ class BillingService:
         self.ledger = Ledger(engine)
         self.instance_id = f"inst_{uuid.uuid4().hex[:16]}"
         self._tasks: list[asyncio.Task[None]] = []
+        # One posting per account in flight from this process: the rest wait here, cheaply, instead of
+        # holding pooled connections blocked on the account's row lock (other processes still meet that lock).
+        self._account_locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, user_id: str) -> asyncio.Lock:
+        lock = self._account_locks.get(user_id)
+        if lock is None:
+            if len(self._account_locks) > 10_000:
+                self._account_locks = {u: held for u, held in self._account_locks.items() if held.locked()}
+            lock = self._account_locks[user_id] = asyncio.Lock()
+        return lock
 
     async def start(self) -> None:
         await self.ledger.ensure_accounts()
@@ -85,27 +96,21 @@ class BillingService:
         now = _now()
 
         async def record(connection: AsyncConnection) -> bool:
-            await connection.execute(
-                insert(Hold).values(
-                    id=hold_id,
-                    user_id=user_id,
-                    amount=amount,
-                    status="open",
-                    owner=self.instance_id,
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=self._settings.hold_ttl),
-                )
-            )
+            expires = now + timedelta(seconds=self._settings.hold_ttl)
+            row = {"id": hold_id, "user_id": user_id, "amount": amount, "status": "open",
+                   "owner": self.instance_id, "created_at": now, "expires_at": expires}  # fmt: skip
+            await connection.execute(_INSERT_HOLD, row)
             return True
 
-        await self.ledger.post(
-            f"hold:{hold_id}",
-            "hold",
-            [(available(user_id), -amount), (held(user_id), amount)],
-            user_id=user_id,
-            funded={available(user_id)},
-            guard=record,
-        )
+        async with self._lock(user_id):
+            await self.ledger.post(
+                f"hold:{hold_id}",
+                "hold",
+                [(available(user_id), -amount), (held(user_id), amount)],
+                user_id=user_id,
+                funded={available(user_id)},
+                guard=record,
+            )
 
     async def capture(self, user_id: str, hold_id: str, amount: int, cost: int) -> int:
         """Charge ``cost`` (never more than was held) and release the rest; returns what was charged."""
@@ -113,16 +118,18 @@ class BillingService:
         if cost > amount:
             log.warning("hold %s: cost %d exceeded the hold %d; charged the hold", hold_id, cost, amount)
         legs = [(held(user_id), -amount), (REVENUE, charged), (available(user_id), amount - charged)]
-        done = await self.ledger.post(
-            f"capture:{hold_id}", "capture", legs, user_id=user_id, guard=_settle(hold_id, "captured")
-        )
+        async with self._lock(user_id):
+            done = await self.ledger.post(
+                f"capture:{hold_id}", "capture", legs, user_id=user_id, guard=_settle(hold_id, "captured")
+            )
         return charged if done else 0
 
     async def release(self, user_id: str, hold_id: str, amount: int) -> None:
         legs = [(held(user_id), -amount), (available(user_id), amount)]
-        await self.ledger.post(
-            f"release:{hold_id}", "release", legs, user_id=user_id, guard=_settle(hold_id, "released")
-        )
+        async with self._lock(user_id):
+            await self.ledger.post(
+                f"release:{hold_id}", "release", legs, user_id=user_id, guard=_settle(hold_id, "released")
+            )
 
     async def sweep(self) -> int:
         """Release holds whose process is gone (no heartbeat for 3 intervals) or that outlived hold_ttl."""
@@ -197,11 +204,15 @@ class AccountPayment:
             self._held = 0
 
 
+_INSERT_HOLD = insert(Hold)
+_FLIP_HOLD = (
+    update(Hold).where(Hold.id == bindparam("hold"), Hold.status == "open").values(status=bindparam("new_status"))
+)
+
+
 def _settle(hold_id: str, status: str):  # type: ignore[no-untyped-def]
     async def flip(connection: AsyncConnection) -> bool:
-        result = await connection.execute(
-            update(Hold).where(Hold.id == hold_id, Hold.status == "open").values(status=status)
-        )
+        result = await connection.execute(_FLIP_HOLD, {"hold": hold_id, "new_status": status})
         return result.rowcount == 1
 
     return flip

@@ -61,7 +61,7 @@ class OpenAICompatibleProvider:
         payload["model"] = upstream_model
         if not request.stream:
             body = await self._post("chat/completions", payload)
-            return Completion(body, _usage_of(body))
+            return Completion(body, _usage_of(body) or _estimate(request, body))
         # Ask for usage even when the client did not, so that metering never has to guess.
         payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
         try:
@@ -114,7 +114,7 @@ class _UpstreamStream:
         self._response = response
         self._events: AsyncIterator[bytes] = split_events(response.content.iter_any())
         self._forward_usage = request.wants_usage_chunk
-        self._prompt_bytes = sum(len(str(m.content or "")) for m in request.messages)
+        self._request = request
         self._chunks = 0
         self._done = False
 
@@ -146,7 +146,7 @@ class _UpstreamStream:
 
     def _estimate(self) -> TokenUsage:
         # The upstream reported no usage: about one token per streamed chunk, four prompt bytes per token.
-        return TokenUsage(self._prompt_bytes // 4 + 1, self._chunks, estimated=True)
+        return TokenUsage(_prompt_estimate(self._request), self._chunks, estimated=True)
 
     async def aclose(self) -> None:
         if self.usage is None:
@@ -155,6 +155,20 @@ class _UpstreamStream:
             self._response.release()  # the connection goes back to the pool
         else:
             self._response.close()  # a half-read body cannot be reused
+
+
+def _prompt_estimate(request: ChatCompletionRequest) -> int:
+    return sum(len(str(m.content or "")) for m in request.messages) // 4 + 1
+
+
+def _estimate(request: ChatCompletionRequest, body: bytes) -> TokenUsage:
+    """The upstream reported no usage: about four bytes of text per token, each way."""
+    try:
+        choices = orjson.loads(body).get("choices") or []
+        text = "".join(str((c.get("message") or {}).get("content") or "") for c in choices)
+    except (orjson.JSONDecodeError, AttributeError):
+        text = ""
+    return TokenUsage(_prompt_estimate(request), len(text) // 4 + 1, estimated=True)
 
 
 def _usage_of(body: bytes) -> TokenUsage | None:
