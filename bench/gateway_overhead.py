@@ -146,8 +146,9 @@ def start_processes(
             [*cli, "admin", "init", "--config", str(config)], capture_output=True, text=True, check=True
         )
         admin_id, key = init.stdout.split("admin user: ")[1].split()[0], init.stdout.strip().splitlines()[-1]
-        subprocess.run([*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)], check=True,
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)], check=True, capture_output=True
+        )
         serve = ["serve", "--port", str(secured_port), "--workers", str(workers), "--config", str(config)]
         process = spawn([*cli, *serve], tmp / "secured.log", env, started)
         wait(f"http://127.0.0.1:{secured_port}/health", process)
@@ -251,8 +252,12 @@ def report(rows: list[dict]) -> str:  # type: ignore[type-arg]
             f"{c[p50] - d[p50]:+.2f} / {c[p99] - d[p99]:+.2f} | {c['rps']:.0f} | {lite_cols} |"
         )
     if any(r["target"] == "secured" for r in rows):
-        lines += ["", "| mode | conc | bare cluster p50/p99 ms | + keys, limits, billing p50/p99 ms | added p50/p99 ms "
-                  "| bare rps | secured rps | vs direct p50 |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "| mode | conc | bare cluster p50/p99 ms | + keys, limits, billing p50/p99 ms | added p50/p99 ms "
+            "| bare rps | secured rps | vs direct p50 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for (target, stream, concurrency), bare in sorted(index.items(), key=lambda kv: (kv[0][1], kv[0][2])):
             if target != "cluster":
                 continue

@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, available, held
+from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, Posting, available, held
 from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
 from cluster.billing.protocol import AdjustRequest, BalanceObject
+from cluster.errors import InsufficientBalance
 from cluster.periodic import every
 from cluster.settings import BillingSettings
 
@@ -34,17 +35,6 @@ class BillingService:
         self.ledger = Ledger(engine)
         self.instance_id = f"inst_{uuid.uuid4().hex[:16]}"
         self._tasks: list[asyncio.Task[None]] = []
-        # One posting per account in flight from this process: the rest wait here, cheaply, instead of
-        # holding pooled connections blocked on the account's row lock (other processes still meet that lock).
-        self._account_locks: dict[str, asyncio.Lock] = {}
-
-    def _lock(self, user_id: str) -> asyncio.Lock:
-        lock = self._account_locks.get(user_id)
-        if lock is None:
-            if len(self._account_locks) > 10_000:
-                self._account_locks = {u: held for u, held in self._account_locks.items() if held.locked()}
-            lock = self._account_locks[user_id] = asyncio.Lock()
-        return lock
 
     async def start(self) -> None:
         await self.ledger.ensure_accounts()
@@ -67,25 +57,17 @@ class BillingService:
     # -- money in and out (admin) ----------------------------------------------------------------------
     async def credit(self, request: AdjustRequest) -> BalanceObject:
         await self.ledger.ensure_accounts(request.user_id)
-        await self.ledger.post(
-            f"credit:{request.idempotency_key}",
-            "credit",
-            [(EXTERNAL, -request.amount), (available(request.user_id), request.amount)],
-            user_id=request.user_id,
-            memo=request.memo,
-        )
+        legs = [(EXTERNAL, -request.amount), (available(request.user_id), request.amount)]
+        posting = Posting(f"credit:{request.idempotency_key}", "credit", legs, request.user_id, memo=request.memo)
+        await self.ledger.post(posting, lane=request.user_id)
         return await self.balance(request.user_id)
 
     async def debit(self, request: AdjustRequest) -> BalanceObject:
-        await self.ledger.post(
-            f"debit:{request.idempotency_key}",
-            "debit",
-            [(available(request.user_id), -request.amount), (EXTERNAL, request.amount)],
-            user_id=request.user_id,
-            funded={available(request.user_id)},
-            memo=request.memo,
-        )
-        return await self.balance(request.user_id)
+        user = request.user_id
+        legs = [(available(user), -request.amount), (EXTERNAL, request.amount)]
+        posting = Posting(f"debit:{request.idempotency_key}", "debit", legs, user, {available(user)}, request.memo)
+        await self.ledger.post(posting, lane=user)
+        return await self.balance(user)
 
     async def balance(self, user_id: str) -> BalanceObject:
         free, reserved = await self.ledger.balances(user_id)
@@ -97,20 +79,21 @@ class BillingService:
 
         async def record(connection: AsyncConnection) -> bool:
             expires = now + timedelta(seconds=self._settings.hold_ttl)
-            row = {"id": hold_id, "user_id": user_id, "amount": amount, "status": "open",
-                   "owner": self.instance_id, "created_at": now, "expires_at": expires}  # fmt: skip
+            row = {
+                "id": hold_id,
+                "user_id": user_id,
+                "amount": amount,
+                "status": "open",
+                "owner": self.instance_id,
+                "created_at": now,
+                "expires_at": expires,
+            }
             await connection.execute(_INSERT_HOLD, row)
             return True
 
-        async with self._lock(user_id):
-            await self.ledger.post(
-                f"hold:{hold_id}",
-                "hold",
-                [(available(user_id), -amount), (held(user_id), amount)],
-                user_id=user_id,
-                funded={available(user_id)},
-                guard=record,
-            )
+        legs = [(available(user_id), -amount), (held(user_id), amount)]
+        posting = Posting(f"hold:{hold_id}", "hold", legs, user_id, {available(user_id)}, then=record)
+        await self.ledger.post(posting, lane=user_id)
 
     async def capture(self, user_id: str, hold_id: str, amount: int, cost: int) -> int:
         """Charge ``cost`` (never more than was held) and release the rest; returns what was charged."""
@@ -118,18 +101,13 @@ class BillingService:
         if cost > amount:
             log.warning("hold %s: cost %d exceeded the hold %d; charged the hold", hold_id, cost, amount)
         legs = [(held(user_id), -amount), (REVENUE, charged), (available(user_id), amount - charged)]
-        async with self._lock(user_id):
-            done = await self.ledger.post(
-                f"capture:{hold_id}", "capture", legs, user_id=user_id, guard=_settle(hold_id, "captured")
-            )
-        return charged if done else 0
+        posting = Posting(f"capture:{hold_id}", "capture", legs, user_id, guard=_settle(hold_id, "captured"))
+        return charged if await self.ledger.post(posting, lane=user_id) else 0
 
     async def release(self, user_id: str, hold_id: str, amount: int) -> None:
         legs = [(held(user_id), -amount), (available(user_id), amount)]
-        async with self._lock(user_id):
-            await self.ledger.post(
-                f"release:{hold_id}", "release", legs, user_id=user_id, guard=_settle(hold_id, "released")
-            )
+        posting = Posting(f"release:{hold_id}", "release", legs, user_id, guard=_settle(hold_id, "released"))
+        await self.ledger.post(posting, lane=user_id)
 
     async def sweep(self) -> int:
         """Release holds whose process is gone (no heartbeat for 3 intervals) or that outlived hold_ttl."""
@@ -189,9 +167,14 @@ class AccountPayment:
         self.charged = 0
 
     async def authorize(self, amount: int) -> None:
-        if amount > 0:
+        if amount <= 0:
+            return
+        self._held = amount  # set first: a caller cancelled mid-hold still releases it in cancel()
+        try:
             await self._billing.hold(self._user_id, self._hold_id, amount)
-            self._held = amount
+        except InsufficientBalance:
+            self._held = 0
+            raise
 
     async def settle(self, cost: int) -> None:
         if self._held:

@@ -65,8 +65,8 @@ class InferenceService:
         entry = self._entry(request.model, expect_embedding=False)
         if request.output_limit is None and ctx.payment is not None:
             request.max_tokens = self._default_max_tokens  # the hold must bound what can be generated
-        await admit(ctx, entry, pricing.chat_prompt_bound(request), request.output_limit or 0)
         try:
+            await admit(ctx, entry, pricing.chat_prompt_bound(request), request.output_limit or 0)
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
                     entry, Capability.CHAT, lambda p, m: self._complete(p, request, m)
@@ -86,8 +86,8 @@ class InferenceService:
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
         entry = self._entry(request.model, expect_embedding=True)
-        await admit(ctx, entry, pricing.embedding_input_bound(request), 0)
         try:
+            await admit(ctx, entry, pricing.embedding_input_bound(request), 0)
             upstream, result, attempts = await self._attempt(
                 entry, Capability.EMBEDDINGS, lambda p, m: p.embed(request, m)
             )
