@@ -6,32 +6,33 @@ writer), then records the transaction under its idempotency key and its entries.
 the posting a no-op, so retries never move money twice.
 
 Group commit: postings for one account queue in a lane; one task drains the lane, applying everything queued
-so far in a single database transaction. Requests of one busy account then share a commit instead of
-queueing on its row lock one round trip at a time. A posting that cannot be funded writes nothing (its one
-funded leg is checked first) and is refused alone; if the batch itself fails (a duplicate key, say), each
-posting is replayed in a transaction of its own.
+so far in a single database transaction, set-wise (hold flips in one statement, the moves that cannot fail
+summed per account, funds checks one by one, rows inserted with executemany). Requests of one busy account
+then share a commit instead of queueing on its row lock one round trip at a time. A posting that cannot be
+funded writes nothing and is refused alone; if the batch itself fails (a duplicate key, say), each posting
+is replayed in a transaction of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cluster.billing.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from cluster.billing.models import Hold, LedgerAccount, LedgerEntry, LedgerTransaction
 from cluster.db.engine import insert_ignore
 from cluster.errors import InsufficientBalance
 
 REVENUE = "system:revenue"
 EXTERNAL = "system:external"
 Legs = Sequence[tuple[str, int]]
-Step = Callable[[AsyncConnection], Awaitable[bool]]
 _MAX_BATCH = 256
 
 # Built once: compiled once, whatever the parameters.
@@ -43,6 +44,7 @@ _MOVE = (
     .values(balance=LedgerAccount.balance + bindparam("delta"))
 )
 _DEBIT = _MOVE.where(LedgerAccount.balance + bindparam("delta") >= 0)
+_INSERT_HOLD = insert(Hold)
 
 
 def available(user_id: str) -> str:
@@ -61,10 +63,10 @@ class Posting:
     user_id: str | None = None
     funded: Collection[str] = ()
     memo: str | None = None
-    #: runs first; False makes the posting a no-op (e.g. a hold that is no longer open)
-    guard: Step | None = None
-    #: runs after the balances moved (e.g. recording the hold row)
-    then: Step | None = None
+    #: a hold row to record with the posting
+    opens_hold: dict[str, Any] | None = None
+    #: (hold id, new status): the posting applies only if it moves that hold out of "open"
+    closes_hold: tuple[str, str] | None = None
 
 
 @dataclass(slots=True)
@@ -125,17 +127,13 @@ class Ledger:
                 self._lanes.pop(lane, None)
 
     async def _batch(self, batch: list[tuple[Posting, asyncio.Future[bool]]]) -> None:
-        outcomes: list[bool | BaseException] = []
+        postings = [posting for posting, _ in batch]
         try:
             async with self._engine.begin() as connection:
-                for posting, _ in batch:
-                    try:
-                        outcomes.append(await self._apply(connection, posting))
-                    except InsufficientBalance as refused:  # it wrote nothing: the batch goes on
-                        outcomes.append(refused)
+                outcomes = await self._apply_all(connection, postings)
         except Exception:
             outcomes = []
-            for posting, _ in batch:  # replay one by one, so one bad posting fails only itself
+            for posting in postings:  # replay one by one, so one bad posting fails only itself
                 try:
                     outcomes.append(await self._alone(posting))
                 except Exception as error:
@@ -147,6 +145,67 @@ class Ledger:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+    async def _apply_all(self, connection: AsyncConnection, postings: list[Posting]) -> list[bool | BaseException]:
+        """Apply a lane's batch set-wise: hold flips in one statement per status, funds checks one by one,
+        the other balance moves summed per account, rows inserted with executemany."""
+        outcomes: list[bool | BaseException] = [True] * len(postings)
+        closing: dict[str, list[str]] = {}
+        for posting in postings:
+            if posting.closes_hold is not None:
+                closing.setdefault(posting.closes_hold[1], []).append(posting.closes_hold[0])
+        flipped: set[str] = set()
+        for status, ids in closing.items():
+            stmt = update(Hold).where(Hold.id.in_(ids), Hold.status == "open").values(status=status).returning(Hold.id)
+            flipped.update((await connection.execute(stmt)).scalars())
+        funded: list[int] = []
+        plain: list[int] = []
+        for i, posting in enumerate(postings):
+            if posting.closes_hold is not None and posting.closes_hold[0] not in flipped:
+                outcomes[i] = False
+            elif any(a in posting.funded and d < 0 for a, d in posting.legs):
+                funded.append(i)
+            else:
+                plain.append(i)
+        # Moves that cannot fail (captures, releases, credits) go first, so that money they return is
+        # already there for the funds checks that follow.
+        await _move(connection, [postings[i] for i in plain])
+        for i in funded:
+            account, amount = next((a, d) for a, d in postings[i].legs if a in postings[i].funded and d < 0)
+            result = await connection.execute(_DEBIT, {"account": account, "delta": amount})
+            if result.rowcount != 1:
+                outcomes[i] = _refusal()
+        await _move(connection, [postings[i] for i in funded if outcomes[i] is True], skip_funded=True)
+        applied = [p for p, outcome in zip(postings, outcomes, strict=True) if outcome is True]
+        await self._record(connection, applied)
+        return outcomes
+
+    async def _record(self, connection: AsyncConnection, postings: list[Posting]) -> None:
+        if not postings:
+            return
+        now = datetime.now(UTC)
+        transactions, entries, holds = [], [], []
+        for posting in postings:
+            transaction_id = f"tx_{uuid.uuid4().hex}"
+            magnitude = sum(amount for _, amount in posting.legs if amount > 0)
+            transactions.append(
+                {
+                    "id": transaction_id,
+                    "idempotency_key": posting.key,
+                    "kind": posting.kind,
+                    "user_id": posting.user_id,
+                    "amount": magnitude,
+                    "memo": posting.memo,
+                    "created_at": now,
+                }
+            )
+            entries += [{"transaction_id": transaction_id, "account_id": a, "amount": d} for a, d in posting.legs]
+            if posting.opens_hold is not None:
+                holds.append(posting.opens_hold)
+        await connection.execute(_INSERT_TRANSACTION, transactions)
+        await connection.execute(_INSERT_ENTRY, entries)
+        if holds:
+            await connection.execute(_INSERT_HOLD, holds)
 
     async def _alone(self, posting: Posting) -> bool:
         try:
@@ -161,37 +220,10 @@ class Ledger:
             raise
 
     async def _apply(self, connection: AsyncConnection, posting: Posting) -> bool:
-        if posting.guard is not None and not await posting.guard(connection):
-            return False
-        # The funded leg first (so a refusal leaves nothing behind), then the others; each group in id
-        # order, the same global order everywhere, so postings on shared accounts cannot deadlock.
-        legs = sorted(posting.legs, key=lambda leg: (not (leg[0] in posting.funded and leg[1] < 0), leg[0]))
-        for account, amount in legs:
-            if account.startswith("system:"):
-                continue  # system balances are summed from entries on demand: no hot row
-            guarded = account in posting.funded and amount < 0
-            result = await connection.execute(_DEBIT if guarded else _MOVE, {"account": account, "delta": amount})
-            if result.rowcount != 1:
-                raise InsufficientBalance(
-                    "Your balance is too low for this request (its maximum cost is held before it runs)"
-                )
-        transaction_id = f"tx_{uuid.uuid4().hex}"
-        magnitude = sum(amount for _, amount in posting.legs if amount > 0)
-        row = {
-            "id": transaction_id,
-            "idempotency_key": posting.key,
-            "kind": posting.kind,
-            "user_id": posting.user_id,
-            "amount": magnitude,
-            "memo": posting.memo,
-            "created_at": datetime.now(UTC),
-        }
-        await connection.execute(_INSERT_TRANSACTION, row)
-        entries = [{"transaction_id": transaction_id, "account_id": a, "amount": amount} for a, amount in posting.legs]
-        await connection.execute(_INSERT_ENTRY, entries)
-        if posting.then is not None:
-            await posting.then(connection)
-        return True
+        outcome = (await self._apply_all(connection, [posting]))[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     async def balances(self, user_id: str) -> tuple[int, int]:
         async with self._engine.connect() as connection:
@@ -203,6 +235,23 @@ class Ledger:
                 ).all()
             )
         return rows.get(available(user_id), 0), rows.get(held(user_id), 0)
+
+
+async def _move(connection: AsyncConnection, postings: list[Posting], *, skip_funded: bool = False) -> None:
+    """The postings' balance moves, summed per account, in account order (the global lock order)."""
+    moves: dict[str, int] = {}
+    for posting in postings:
+        for account, amount in posting.legs:
+            if account.startswith("system:") or (skip_funded and account in posting.funded and amount < 0):
+                continue  # system balances are summed from entries on demand: no hot row
+            moves[account] = moves.get(account, 0) + amount
+    params = [{"account": a, "delta": d} for a, d in sorted(moves.items()) if d]
+    if params:
+        await connection.execute(_MOVE, params)
+
+
+def _refusal() -> InsufficientBalance:
+    return InsufficientBalance("Your balance is too low for this request (its maximum cost is held before it runs)")
 
 
 async def _seen(connection: AsyncConnection, key: str) -> bool:

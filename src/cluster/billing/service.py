@@ -15,8 +15,8 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, Posting, available, held
 from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
@@ -76,23 +76,18 @@ class BillingService:
     # -- per request -----------------------------------------------------------------------------------
     async def hold(self, user_id: str, hold_id: str, amount: int) -> None:
         now = _now()
-
-        async def record(connection: AsyncConnection) -> bool:
-            expires = now + timedelta(seconds=self._settings.hold_ttl)
-            row = {
-                "id": hold_id,
-                "user_id": user_id,
-                "amount": amount,
-                "status": "open",
-                "owner": self.instance_id,
-                "created_at": now,
-                "expires_at": expires,
-            }
-            await connection.execute(_INSERT_HOLD, row)
-            return True
-
+        expires = now + timedelta(seconds=self._settings.hold_ttl)
+        row = {
+            "id": hold_id,
+            "user_id": user_id,
+            "amount": amount,
+            "status": "open",
+            "owner": self.instance_id,
+            "created_at": now,
+            "expires_at": expires,
+        }
         legs = [(available(user_id), -amount), (held(user_id), amount)]
-        posting = Posting(f"hold:{hold_id}", "hold", legs, user_id, {available(user_id)}, then=record)
+        posting = Posting(f"hold:{hold_id}", "hold", legs, user_id, {available(user_id)}, opens_hold=row)
         await self.ledger.post(posting, lane=user_id)
 
     async def capture(self, user_id: str, hold_id: str, amount: int, cost: int) -> int:
@@ -101,12 +96,12 @@ class BillingService:
         if cost > amount:
             log.warning("hold %s: cost %d exceeded the hold %d; charged the hold", hold_id, cost, amount)
         legs = [(held(user_id), -amount), (REVENUE, charged), (available(user_id), amount - charged)]
-        posting = Posting(f"capture:{hold_id}", "capture", legs, user_id, guard=_settle(hold_id, "captured"))
+        posting = Posting(f"capture:{hold_id}", "capture", legs, user_id, closes_hold=(hold_id, "captured"))
         return charged if await self.ledger.post(posting, lane=user_id) else 0
 
     async def release(self, user_id: str, hold_id: str, amount: int) -> None:
         legs = [(held(user_id), -amount), (available(user_id), amount)]
-        posting = Posting(f"release:{hold_id}", "release", legs, user_id, guard=_settle(hold_id, "released"))
+        posting = Posting(f"release:{hold_id}", "release", legs, user_id, closes_hold=(hold_id, "released"))
         await self.ledger.post(posting, lane=user_id)
 
     async def sweep(self) -> int:
@@ -185,20 +180,6 @@ class AccountPayment:
         if self._held:
             await self._billing.release(self._user_id, self._hold_id, self._held)
             self._held = 0
-
-
-_INSERT_HOLD = insert(Hold)
-_FLIP_HOLD = (
-    update(Hold).where(Hold.id == bindparam("hold"), Hold.status == "open").values(status=bindparam("new_status"))
-)
-
-
-def _settle(hold_id: str, status: str):  # type: ignore[no-untyped-def]
-    async def flip(connection: AsyncConnection) -> bool:
-        result = await connection.execute(_FLIP_HOLD, {"hold": hold_id, "new_status": status})
-        return result.rowcount == 1
-
-    return flip
 
 
 def _now() -> datetime:
