@@ -27,7 +27,8 @@ lint: install
 
 bench: install
 	bash bench/setup_litellm.sh
-	$(BIN)/python bench/gateway_overhead.py
+	bash scripts/services.sh
+	$(BIN)/python bench/gateway_overhead.py --secured
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache

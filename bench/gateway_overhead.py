@@ -53,12 +53,7 @@ def wait(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> No
 
 Target = tuple[str, str, dict[str, str]]  # url, model name, headers
 LITELLM_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
-CLUSTER_TOML = """
-data_dir = "{data}"
-[auth]
-required = false
-[limits]
-ip_rpm = 100000000
+UPSTREAM_TOML = """
 [local]
 enabled = false
 [[providers]]
@@ -71,7 +66,20 @@ id = "mock-model"
 input_price = 100000
 output_price = 200000
 """
-SECURED_TOML = """
+# The bare spine: no keys, no limits, no billing.
+CLUSTER_TOML = (
+    """
+data_dir = "{data}"
+[auth]
+required = false
+[limits]
+ip_rpm = 100000000
+"""
+    + UPSTREAM_TOML
+)
+# Everything on: API keys, rate limits in Redis (high enough never to refuse), billing in PostgreSQL.
+SECURED_TOML = (
+    """
 data_dir = "{data}"
 database_url = "{database}"
 redis_url = "redis://127.0.0.1:6379/0"
@@ -79,18 +87,9 @@ redis_url = "redis://127.0.0.1:6379/0"
 key_rpm = 1000000000
 key_tpm = 1000000000000
 ip_rpm = 1000000000
-[local]
-enabled = false
-[[providers]]
-name = "mock"
-base_url = "http://127.0.0.1:{port}/v1"
-models = {{ "mock-model" = "mock" }}
-max_concurrency = 1024
-[[models]]
-id = "mock-model"
-input_price = 100000
-output_price = 200000
 """
+    + UPSTREAM_TOML
+)
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 LITELLM_YAML = """
 model_list:
