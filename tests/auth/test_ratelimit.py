@@ -93,3 +93,24 @@ async def test_the_gateway_answers_429_with_headers_and_503_when_redis_is_down(
     async for gateway in secured_app(closed):
         response = await gateway.http.post(CHAT, json=BODY, headers=gateway.auth())
         assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
+
+
+async def test_ip_and_token_limits_through_the_gateway(tmp_path: Path, mock_upstream: MockUpstream) -> None:
+    away_from_minute_boundary()
+    base = {"auth": {"required": True}, "providers": [mock_provider("up", mock_upstream)]}
+    settings = make_settings(tmp_path / "t", limits={"key_rpm": None, "key_tpm": 100, "ip_rpm": None}, **base)
+    async for gateway in secured_app(settings):
+        _, key = await gateway.new_user(credit=10_000_000)
+        statuses = []
+        for _ in range(8):  # each reserves its worst case up front, trued up to the 18 it used (10 in, 8 out)
+            response = await gateway.http.post(CHAT, json=BODY, headers=gateway.auth(key))
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                assert response.headers["x-ratelimit-limit-tokens"] == "100"
+                break
+        assert statuses[:4] == [200] * 4 and statuses[-1] == 429
+
+    ip_limited = make_settings(tmp_path / "i", limits={"ip_rpm": 2, "key_rpm": None, "key_tpm": None}, **base)
+    async for gateway in secured_app(ip_limited):
+        codes = [(await gateway.http.get("/v1/balance", headers=gateway.auth())).status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
