@@ -96,8 +96,8 @@ class Ledger:
             await connection.execute(stmt, [{"balance": 0, "created_at": now, "user_id": None, **r} for r in rows])
 
     async def post(self, posting: Posting, lane: str | None = None) -> bool:
-        """Apply ``posting``; False when its key was used before or its guard declined. With a ``lane``
-        (an account), it is group-committed with the lane's other pending postings."""
+        """Apply ``posting``; False when its key was used before or the hold it closes is no longer open.
+        With a ``lane`` (an account), it is group-committed with the lane's other pending postings."""
         posting.legs = [(account, amount) for account, amount in posting.legs if amount]
         if sum(amount for _, amount in posting.legs) != 0:
             raise ValueError(f"unbalanced posting {posting.key}: {posting.legs}")
