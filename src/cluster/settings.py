@@ -85,6 +85,9 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(1, ge=1)
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1", description="proxies whose X-Forwarded-For is trusted for the client IP (per-IP limits)"
+    )
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
 
 

@@ -47,6 +47,8 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.server.forwarded_allow_ips,
         log_level="info",
         timeout_graceful_shutdown=10,
     )
