@@ -15,16 +15,14 @@ from cluster.gateway.context import RequestContext
 from cluster.services import Services
 
 
-async def client_limits(services: Services, request: Request, ctx_headers: dict[str, str]) -> None:
+def _ip_take(services: Services, request: Request) -> tuple[str, int | None, int, str]:
     client = request.client.host if request.client else "unknown"
-    window = await services.limiter.take(f"ip:{client}", services.settings.limits.ip_rpm, 1, "requests")
-    if window is not None and "x-ratelimit-limit-requests" not in ctx_headers:
-        ctx_headers.update(window.headers())
+    return f"ip:{client}", services.settings.limits.ip_rpm, 1, "requests"
 
 
 async def principal(services: Services, request: Request, scope: Scope) -> Principal:
     """The authenticated caller of a management endpoint, with ``scope``."""
-    await client_limits(services, request, {})
+    await services.limiter.take_all([_ip_take(services, request)])
     caller = await services.auth.authenticate(request.headers.get("authorization"))
     caller.require(scope)
     return caller
@@ -34,12 +32,15 @@ async def inference_context(services: Services, request: Request, endpoint: str)
     ctx = RequestContext(endpoint=endpoint)
     header = request.headers.get("authorization")
     if header is None and not services.settings.auth.required:
-        await client_limits(services, request, ctx.headers)
+        for window in await services.limiter.take_all([_ip_take(services, request)]):
+            ctx.headers.update(window.headers())
         return ctx  # an open gateway: no key, no charge
-    caller = await principal(services, request, Scope.WRITE)
+    caller = await services.auth.authenticate(header)
+    caller.require(Scope.WRITE)
     limits = services.settings.limits
-    window = await services.limiter.take(f"key:{caller.key_id}", caller.rpm or limits.key_rpm, 1, "requests")
-    if window is not None:
+    key_take = (f"key:{caller.key_id}", caller.rpm or limits.key_rpm, 1, "requests")
+    # The IP's and the key's request windows in one atomic step; the key's headers win.
+    for window in await services.limiter.take_all([_ip_take(services, request), key_take]):
         ctx.headers.update(window.headers())
     ctx.key_id, ctx.user_id, ctx.allowed_models = caller.key_id, caller.user_id, caller.models
     tpm = caller.tpm or limits.key_tpm

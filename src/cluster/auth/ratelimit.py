@@ -8,6 +8,7 @@ When Redis cannot be reached the configured policy applies: admit (fail open) or
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -18,22 +19,31 @@ from cluster.errors import RateLimited, ServiceUnavailable
 log = logging.getLogger(__name__)
 WINDOW = 60
 
+# All-or-nothing over several windows in one round trip: KEYS are the windows, ARGV[1] the TTL, then an
+# (amount, limit) pair per key. Returns {admitted, index of the first full window (1-based) or 0, totals...}.
 _CHECK_AND_ADD = """
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local amount = tonumber(ARGV[1])
-if amount > 0 and current + amount > tonumber(ARGV[2]) then
-  return {0, current}
+local totals = {}
+for i, key in ipairs(KEYS) do
+  local current = tonumber(redis.call('GET', key) or '0')
+  local amount = tonumber(ARGV[2 * i])
+  if amount > 0 and current + amount > tonumber(ARGV[2 * i + 1]) then
+    return {0, i, current}
+  end
 end
-current = redis.call('INCRBY', KEYS[1], amount)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-return {1, current}
+for i, key in ipairs(KEYS) do
+  totals[i] = redis.call('INCRBY', key, tonumber(ARGV[2 * i]))
+  redis.call('EXPIRE', key, tonumber(ARGV[1]))
+end
+return {1, 0, unpack(totals)}
 """
+
+Request = tuple[str, int, int]  # (window key, amount, limit)
 
 
 class Counters(Protocol):
-    async def add(self, key: str, amount: int, limit: int) -> tuple[bool, int]:
-        """Add ``amount`` to ``key`` if the total stays within ``limit`` (a negative amount always applies).
-        Returns (admitted, total after)."""
+    async def add(self, requests: list[Request]) -> tuple[bool, int, list[int]]:
+        """Add every amount to its key if each total stays within its limit, else add nothing (negative
+        amounts always apply). Returns (admitted, index of the first window that was full, totals)."""
         ...
 
     async def aclose(self) -> None: ...
@@ -44,16 +54,18 @@ class MemoryCounters:
         self._counts: dict[str, int] = {}
         self._window = -1
 
-    async def add(self, key: str, amount: int, limit: int) -> tuple[bool, int]:
+    async def add(self, requests: list[Request]) -> tuple[bool, int, list[int]]:
         window = int(time.time()) // WINDOW
         if window != self._window:  # keys carry their window, so the old ones can all go
             self._counts.clear()
             self._window = window
-        current = self._counts.get(key, 0)
-        if amount > 0 and current + amount > limit:
-            return False, current
-        self._counts[key] = current + amount
-        return True, current + amount
+        for i, (key, amount, limit) in enumerate(requests):
+            current = self._counts.get(key, 0)
+            if amount > 0 and current + amount > limit:
+                return False, i, [current]
+        for key, amount, _ in requests:
+            self._counts[key] = self._counts.get(key, 0) + amount
+        return True, -1, [self._counts[key] for key, _, _ in requests]
 
     async def aclose(self) -> None:
         pass
@@ -66,9 +78,12 @@ class RedisCounters:
         self._redis = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._script = self._redis.register_script(_CHECK_AND_ADD)
 
-    async def add(self, key: str, amount: int, limit: int) -> tuple[bool, int]:
-        admitted, total = await self._script(keys=[key], args=[amount, limit, WINDOW * 2])
-        return bool(admitted), int(total)
+    async def add(self, requests: list[Request]) -> tuple[bool, int, list[int]]:
+        args: list[int] = [WINDOW * 2]
+        for _, amount, limit in requests:
+            args += [amount, limit]
+        admitted, full, *totals = await self._script(keys=[key for key, _, _ in requests], args=args)
+        return bool(admitted), int(full) - 1, [int(t) for t in totals]
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -93,36 +108,56 @@ class RateLimiter:
     def __init__(self, counters: Counters, *, fail_open: bool) -> None:
         self._counters = counters
         self._fail_open = fail_open
+        self._corrections: set[asyncio.Task[None]] = set()
 
     async def take(self, bucket: str, limit: int | None, amount: int, kind: str) -> Window | None:
         """Count ``amount`` against ``bucket``'s limit for this minute, or raise 429 with Retry-After."""
-        if limit is None:
-            return None
+        windows = await self.take_all([(bucket, limit, amount, kind)])
+        return windows[0] if windows else None
+
+    async def take_all(self, takes: list[tuple[str, int | None, int, str]]) -> list[Window]:
+        """Several limits in one atomic step (one Redis round trip): all count, or none does and the first
+        full one answers 429. Takes with no limit are skipped."""
+        takes = [t for t in takes if t[1] is not None]
+        if not takes:
+            return []
         window = int(time.time()) // WINDOW
         reset = (window + 1) * WINDOW - time.time()
+        requests = [(f"rl:{bucket}:{kind}:{window}", amount, limit) for bucket, limit, amount, kind in takes]
         try:
-            admitted, total = await self._counters.add(f"rl:{bucket}:{kind}:{window}", amount, limit)
+            admitted, full, totals = await self._counters.add(requests)  # type: ignore[arg-type]
         except Exception as exc:  # redis.exceptions.* do not share a base with OSError
             if not isinstance(exc, OSError | TimeoutError) and not type(exc).__module__.startswith("redis"):
                 raise
             self._unavailable(exc)
-            return None
-        state = Window(kind, limit, limit - total, reset)
+            return []
         if not admitted:
+            bucket, limit, _, kind = takes[full]
+            state = Window(kind, limit, limit - totals[0], reset)  # type: ignore[arg-type,operator]
             headers = {**state.headers(), "retry-after": str(max(1, int(reset + 0.999)))}
             raise RateLimited(
                 f"Rate limit of {limit} {kind} per minute reached for this {bucket.split(':')[0]}", headers=headers
             )
-        return state
+        return [
+            Window(kind, limit, limit - total, reset)  # type: ignore[arg-type,operator]
+            for (_, limit, _, kind), total in zip(takes, totals, strict=True)
+        ]
 
     async def give_back(self, bucket: str, amount: int, kind: str) -> None:
         """Correct a token estimate once the real count is known (amount may be negative)."""
         if amount:
             window = int(time.time()) // WINDOW
             try:
-                await self._counters.add(f"rl:{bucket}:{kind}:{window}", amount, 2**62)
+                await self._counters.add([(f"rl:{bucket}:{kind}:{window}", amount, 2**62)])
             except Exception:  # best effort: a correction lost to a Redis blip only loosens the limit
                 log.warning("rate limit correction lost for %s", bucket)
+
+    def give_back_later(self, bucket: str, amount: int, kind: str) -> None:
+        """``give_back`` without making the request wait for it."""
+        if amount:
+            task = asyncio.create_task(self.give_back(bucket, amount, kind))
+            self._corrections.add(task)
+            task.add_done_callback(self._corrections.discard)
 
     def _unavailable(self, exc: Exception) -> None:
         if self._fail_open:
@@ -131,6 +166,8 @@ class RateLimiter:
         raise ServiceUnavailable("Rate limiting is unavailable; retry shortly", headers={"retry-after": "1"})
 
     async def aclose(self) -> None:
+        if self._corrections:
+            await asyncio.gather(*self._corrections, return_exceptions=True)
         await self._counters.aclose()
 
 
@@ -151,5 +188,5 @@ class KeyTokenBudget:
             self._headers.update(window.headers())
 
     async def commit(self, tokens: int) -> None:
-        await self._limiter.give_back(self._bucket, tokens - self._reserved, "tokens")
+        self._limiter.give_back_later(self._bucket, tokens - self._reserved, "tokens")
         self._reserved = tokens
