@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from cluster_sdk._accounts import Balances, Keys, Usage
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
-from cluster_sdk._types import ChatCompletion, ChatCompletionChunk, CreateEmbeddingResponse, Model
+from cluster_sdk._resources import Balances, Embeddings, Keys, Models, Usage
+from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
 
 
 class AsyncCluster:
@@ -33,8 +33,8 @@ class AsyncCluster:
         self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
         self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
         self.chat = _Chat(self)
-        self.embeddings = _Embeddings(self)
-        self.models = _Models(self)
+        self.embeddings = Embeddings(self)
+        self.models = Models(self)
         self.keys = Keys(self)
         self.balance = Balances(self)
         self.usage = Usage(self)
@@ -103,25 +103,3 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[ChatCompletionChunk
 class _Chat:
     def __init__(self, client: AsyncCluster) -> None:
         self.completions = _Completions(client)
-
-
-class _Embeddings:
-    def __init__(self, client: AsyncCluster) -> None:
-        self._client = client
-
-    async def create(self, **params: Any) -> CreateEmbeddingResponse:
-        response = await self._client.request("POST", "/embeddings", params)
-        return CreateEmbeddingResponse.model_validate_json(response.content)
-
-
-class _Models:
-    def __init__(self, client: AsyncCluster) -> None:
-        self._client = client
-
-    async def list(self) -> list[Model]:
-        response = await self._client.request("GET", "/models")
-        return [Model.model_validate(item) for item in response.json()["data"]]
-
-    async def retrieve(self, model: str) -> Model:
-        response = await self._client.request("GET", f"/models/{model}")
-        return Model.model_validate_json(response.content)

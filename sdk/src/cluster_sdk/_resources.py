@@ -1,12 +1,12 @@
-"""Keys, balance and usage: written once for both clients. Each method describes its call; the client's
-``call`` runs it (and, for ``AsyncCluster``, returns an awaitable)."""
+"""Resources written once for both clients: each method describes its call, and the client's ``call`` runs
+it (for ``AsyncCluster``, ``call`` returns an awaitable). Only streaming chat differs per client."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from cluster_sdk._types import ApiKey, Balance, UsageReport
+from cluster_sdk._types import ApiKey, Balance, CreateEmbeddingResponse, Model, UsageReport
 
 
 class _Caller(Protocol):
@@ -16,6 +16,25 @@ class _Caller(Protocol):
 def _query(**params: Any) -> str:
     given = {k: v for k, v in params.items() if v is not None}
     return f"?{urlencode(given)}" if given else ""
+
+
+class Embeddings:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        return self._client.call("POST", "/embeddings", params, CreateEmbeddingResponse.model_validate)
+
+
+class Models:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def list(self) -> Any:
+        return self._client.call("GET", "/models", None, lambda d: [Model.model_validate(m) for m in d["data"]])
+
+    def retrieve(self, model: str) -> Any:
+        return self._client.call("GET", f"/models/{model}", None, Model.model_validate)
 
 
 class Keys:
