@@ -17,23 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cluster.billing import pg_posting
 from cluster.billing.models import Hold, LedgerAccount, LedgerEntry, LedgerTransaction
+from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held, refusal
 from cluster.db.engine import insert_ignore
 from cluster.errors import InsufficientBalance
 
-REVENUE = "system:revenue"
-EXTERNAL = "system:external"
 Legs = Sequence[tuple[str, int]]
 _MAX_BATCH = 256
+_DEADLOCK_RETRIES = 5
 
 # Built once: compiled once, whatever the parameters.
 _INSERT_TRANSACTION = insert(LedgerTransaction)
@@ -47,28 +47,6 @@ _DEBIT = _MOVE.where(LedgerAccount.balance + bindparam("delta") >= 0)
 _INSERT_HOLD = insert(Hold)
 
 
-def available(user_id: str) -> str:
-    return f"user:{user_id}:available"
-
-
-def held(user_id: str) -> str:
-    return f"user:{user_id}:held"
-
-
-@dataclass(slots=True)
-class Posting:
-    key: str
-    kind: str
-    legs: list[tuple[str, int]]
-    user_id: str | None = None
-    funded: Collection[str] = ()
-    memo: str | None = None
-    #: a hold row to record with the posting
-    opens_hold: dict[str, Any] | None = None
-    #: (hold id, new status): the posting applies only if it moves that hold out of "open"
-    closes_hold: tuple[str, str] | None = None
-
-
 @dataclass(slots=True)
 class _Lane:
     queue: list[tuple[Posting, asyncio.Future[bool]]] = field(default_factory=list)
@@ -79,6 +57,7 @@ class Ledger:
     def __init__(self, engine: AsyncEngine) -> None:
         # On SQLite a posting takes the write lock at BEGIN, so its funds check cannot go stale.
         self._engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._lanes: dict[str, _Lane] = {}
         self._drains: set[asyncio.Task[None]] = set()
 
@@ -120,7 +99,12 @@ class Ledger:
         try:
             while state.queue:
                 batch, state.queue = state.queue[:_MAX_BATCH], state.queue[_MAX_BATCH:]
-                await self._batch(batch)
+                try:
+                    await self._batch(batch)
+                except BaseException as error:  # no caller may wait forever on a posting
+                    _settle_futures(batch, [error] * len(batch))
+                    if not isinstance(error, Exception):
+                        raise
         finally:
             state.draining = False
             if not state.queue:
@@ -128,6 +112,9 @@ class Ledger:
 
     async def _batch(self, batch: list[tuple[Posting, asyncio.Future[bool]]]) -> None:
         postings = [posting for posting, _ in batch]
+        if self._engine.dialect.name == "postgresql":
+            _settle_futures(batch, await self._each_in_one_statement(postings))
+            return
         try:
             async with self._engine.begin() as connection:
                 outcomes = await self._apply_all(connection, postings)
@@ -138,13 +125,27 @@ class Ledger:
                     outcomes.append(await self._alone(posting))
                 except Exception as error:
                     outcomes.append(error)
-        for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if future.done():
-                continue
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
+        _settle_futures(batch, outcomes)
+
+    async def _each_in_one_statement(self, postings: list[Posting]) -> list[bool | BaseException]:
+        """PostgreSQL: each posting is one autocommitted statement, so a lane needs no transaction of its own
+        and one round trip per posting."""
+        outcomes: list[bool | BaseException] = []
+        async with self._autocommit.connect() as connection:
+            for posting in postings:
+                for attempt in range(_DEADLOCK_RETRIES):
+                    try:
+                        outcomes.append(await pg_posting.post(connection, posting))
+                    except InsufficientBalance as refused:
+                        outcomes.append(refused)
+                    except IntegrityError as error:  # its idempotency key exists: it happened before
+                        outcomes.append(False if await _seen(connection, posting.key) else error)
+                    except DBAPIError as error:
+                        if "deadlock" in str(error).lower() and attempt + 1 < _DEADLOCK_RETRIES:
+                            continue  # another process locked the same rows in the other order: again
+                        outcomes.append(error)
+                    break
+        return outcomes
 
     async def _apply_all(self, connection: AsyncConnection, postings: list[Posting]) -> list[bool | BaseException]:
         """Apply a lane's batch set-wise: hold flips in one statement per status, funds checks one by one,
@@ -174,7 +175,7 @@ class Ledger:
             account, amount = next((a, d) for a, d in postings[i].legs if a in postings[i].funded and d < 0)
             result = await connection.execute(_DEBIT, {"account": account, "delta": amount})
             if result.rowcount != 1:
-                outcomes[i] = _refusal()
+                outcomes[i] = refusal()
         await _move(connection, [postings[i] for i in funded if outcomes[i] is True], skip_funded=True)
         applied = [p for p, outcome in zip(postings, outcomes, strict=True) if outcome is True]
         await self._record(connection, applied)
@@ -250,8 +251,14 @@ async def _move(connection: AsyncConnection, postings: list[Posting], *, skip_fu
         await connection.execute(_MOVE, params)
 
 
-def _refusal() -> InsufficientBalance:
-    return InsufficientBalance("Your balance is too low for this request (its maximum cost is held before it runs)")
+def _settle_futures(batch: list[tuple[Posting, asyncio.Future[bool]]], outcomes: list[bool | BaseException]) -> None:
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():
+            continue
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 async def _seen(connection: AsyncConnection, key: str) -> bool:

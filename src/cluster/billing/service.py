@@ -18,8 +18,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cluster.billing.ledger import EXTERNAL, REVENUE, Ledger, Posting, available, held
+from cluster.billing.ledger import Ledger
 from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
+from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held
 from cluster.billing.protocol import AdjustRequest, BalanceObject
 from cluster.errors import InsufficientBalance
 from cluster.periodic import every
