@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -112,8 +112,8 @@ class Ledger:
 
     async def _batch(self, batch: list[tuple[Posting, asyncio.Future[bool]]]) -> None:
         postings = [posting for posting, _ in batch]
-        if self._engine.dialect.name == "postgresql":
-            _settle_futures(batch, await self._each_in_one_statement(postings))
+        if self._engine.dialect.name == "postgresql" and len(postings) == 1:
+            _settle_futures(batch, await self._in_one_statement(postings[0]))
             return
         try:
             async with self._engine.begin() as connection:
@@ -127,25 +127,20 @@ class Ledger:
                     outcomes.append(error)
         _settle_futures(batch, outcomes)
 
-    async def _each_in_one_statement(self, postings: list[Posting]) -> list[bool | BaseException]:
-        """PostgreSQL: each posting is one autocommitted statement, so a lane needs no transaction of its own
-        and one round trip per posting."""
-        outcomes: list[bool | BaseException] = []
+    async def _in_one_statement(self, posting: Posting) -> list[bool | BaseException]:
+        """PostgreSQL, a lone posting (an account with nothing else queued): one autocommitted statement, one
+        round trip. Busier lanes take the set-wise batch below, which shares one commit."""
         async with self._autocommit.connect() as connection:
-            for posting in postings:
-                for attempt in range(_DEADLOCK_RETRIES):
-                    try:
-                        outcomes.append(await pg_posting.post(connection, posting))
-                    except InsufficientBalance as refused:
-                        outcomes.append(refused)
-                    except IntegrityError as error:  # its idempotency key exists: it happened before
-                        outcomes.append(False if await _seen(connection, posting.key) else error)
-                    except DBAPIError as error:
-                        if "deadlock" in str(error).lower() and attempt + 1 < _DEADLOCK_RETRIES:
-                            continue  # another process locked the same rows in the other order: again
-                        outcomes.append(error)
-                    break
-        return outcomes
+            for attempt in range(_DEADLOCK_RETRIES):
+                try:
+                    return [await _outcome(pg_posting.post(connection, posting))]
+                except IntegrityError as error:  # its idempotency key exists: it happened before
+                    return [False if await _seen(connection, posting.key) else error]
+                except DBAPIError as error:
+                    if "deadlock" not in str(error).lower() or attempt + 1 == _DEADLOCK_RETRIES:
+                        return [error]
+                    # another process locked the same rows in the other order: again
+        raise AssertionError("unreachable")
 
     async def _apply_all(self, connection: AsyncConnection, postings: list[Posting]) -> list[bool | BaseException]:
         """Apply a lane's batch set-wise: hold flips in one statement per status, funds checks one by one,
@@ -249,6 +244,14 @@ async def _move(connection: AsyncConnection, postings: list[Posting], *, skip_fu
     params = [{"account": a, "delta": d} for a, d in sorted(moves.items()) if d]
     if params:
         await connection.execute(_MOVE, params)
+
+
+async def _outcome(posting: Awaitable[bool]) -> bool | BaseException:
+    """A posting's result, with a refusal as a value: it wrote nothing, so the batch goes on."""
+    try:
+        return await posting
+    except InsufficientBalance as refused:
+        return refused
 
 
 def _settle_futures(batch: list[tuple[Posting, asyncio.Future[bool]]], outcomes: list[bool | BaseException]) -> None:
