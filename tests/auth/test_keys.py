@@ -86,3 +86,15 @@ async def test_key_material_never_reaches_the_logs(secured: Secured, caplog: pyt
     await secured.http.post(CHAT, json=BODY, headers=secured.auth(key))
     await secured.http.post(CHAT, json=BODY, headers=secured.auth(key + "x"))
     assert key not in caplog.text and key[11:30] not in caplog.text
+
+
+def test_workers_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cluster.auth.keys import load_or_create_secret
+
+    with ThreadPoolExecutor(8) as pool:
+        secrets = set(pool.map(lambda _: load_or_create_secret(tmp_path / "key_secret"), range(16)))
+    assert len(secrets) == 1 and len(next(iter(secrets))) == 32
+    assert (tmp_path / "key_secret").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["key_secret"]

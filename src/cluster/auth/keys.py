@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from pathlib import Path
 
@@ -30,12 +31,19 @@ def display(key: str) -> str:
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The HMAC secret kept beside the data (0600), created on first start."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_bytes(32)
-    with open(path, "x", encoding="ascii") as handle:
-        path.chmod(0o600)
-        handle.write(secret.hex())
-    return secret
+    """The HMAC secret kept beside the data (0600), created on first start. Several workers may start at
+    once: the secret is written to a private temporary file and linked into place, so exactly one wins and
+    nobody reads a half-written file."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_bytes(32).hex())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another worker was first: use its secret
+        finally:
+            temporary.unlink()
+    return bytes.fromhex(path.read_text().strip())
