@@ -98,3 +98,14 @@ def test_workers_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
     assert len(secrets) == 1 and len(next(iter(secrets))) == 32
     assert (tmp_path / "key_secret").stat().st_mode & 0o777 == 0o600
     assert [p.name for p in tmp_path.iterdir()] == ["key_secret"]
+
+
+async def test_a_key_cannot_mint_a_broader_key(secured: Secured) -> None:
+    _, narrow = await secured.new_user(models=["mock-model"], rpm=5, expires_in_days=1)
+    http, auth = secured.http, secured.auth(narrow)
+    assert error(await http.post("/v1/keys", json={"models": ["other"]}, headers=auth)) == (403, "permission_denied")
+    assert error(await http.post("/v1/keys", json={"rpm": 50}, headers=auth)) == (403, "permission_denied")
+    child = (await http.post("/v1/keys", json={"name": "child", "expires_in_days": 30}, headers=auth)).json()
+    assert child["models"] == ["mock-model"] and child["rpm"] == 5
+    parent = next(k for k in (await http.get("/v1/keys", headers=auth)).json()["data"] if k["name"] != "child")
+    assert child["expires_at"] == parent["expires_at"], "no later expiry than the key that made it"

@@ -104,3 +104,24 @@ async def test_expired_holds_are_released(database_url: str, tmp_path: Path) -> 
     finally:
         await service.stop()
         await engine.dispose()
+
+
+async def test_postings_on_one_hold_queued_together_settle_it_once(billing: BillingService) -> None:
+    await billing.credit(adjust("u6", 1_000, "d"))
+    # Queued behind one another in the same lane: the hold, then both a capture and a release of it.
+    results = await asyncio.gather(
+        billing.credit(adjust("u6", 1, "busy")),
+        billing.hold("u6", "h", 500),
+        billing.capture("u6", "h", 500, 200),
+        billing.release("u6", "h", 500),
+    )
+    assert results[2] == 200
+    balance = await billing.balance("u6")
+    assert (balance.available, balance.held) == (1_000 + 1 - 200, 0)
+    assert (await billing.audit())["mismatched_accounts"] == 0
+
+    await asyncio.gather(
+        billing.credit(adjust("u6", 1, "busy-2")), billing.hold("u6", "h2", 300), billing.release("u6", "h2", 300)
+    )
+    balance = await billing.balance("u6")
+    assert (balance.available, balance.held) == (802, 0), "a release queued right behind its hold applies"

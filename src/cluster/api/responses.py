@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import anyio
 import orjson
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from cluster.gateway.context import RequestContext, Served
 
@@ -20,5 +22,24 @@ def served_response(served: Served, ctx: RequestContext) -> Response:
     headers = {**ctx.headers, "x-cluster-provider": served.provider, "x-request-id": ctx.id}
     if served.events is not None:
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-        return StreamingResponse(served.events, media_type="text/event-stream", headers=headers)
+        return _SettlingStream(served.events, served.close, media_type="text/event-stream", headers=headers)
     return Response(served.body, media_type="application/json", headers=headers)
+
+
+class _SettlingStream(StreamingResponse):
+    """A streaming response that settles its stream however the response ends: Starlette does not close a
+    body iterator that never started (a client gone before the first event)."""
+
+    def __init__(
+        self, events: AsyncIterator[bytes], close: Callable[[], Awaitable[None]] | None, **kwargs: Any
+    ) -> None:
+        super().__init__(events, **kwargs)
+        self._close = close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._close is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._close()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from cluster.errors import PermissionDenied
@@ -29,6 +30,7 @@ class Principal:
     models: frozenset[str] | None = None
     rpm: int | None = None
     tpm: int | None = None
+    expires_at: datetime | None = None
 
     @property
     def is_admin(self) -> bool:

@@ -143,19 +143,21 @@ class RateLimiter:
             for (_, limit, _, kind), total in zip(takes, totals, strict=True)
         ]
 
-    async def give_back(self, bucket: str, amount: int, kind: str) -> None:
-        """Correct a token estimate once the real count is known (amount may be negative)."""
-        if amount:
-            window = int(time.time()) // WINDOW
-            try:
-                await self._counters.add([(f"rl:{bucket}:{kind}:{window}", amount, 2**62)])
-            except Exception:  # best effort: a correction lost to a Redis blip only loosens the limit
-                log.warning("rate limit correction lost for %s", bucket)
+    async def give_back(self, bucket: str, amount: int, kind: str, window: int | None = None) -> None:
+        """Correct a reservation once the real count is known (amount may be negative). Only the window the
+        reservation was counted in is corrected: carried into the next one, a refund would raise its limit."""
+        current = int(time.time()) // WINDOW
+        if not amount or (window is not None and window != current):
+            return
+        try:
+            await self._counters.add([(f"rl:{bucket}:{kind}:{current}", amount, 2**62)])
+        except Exception:  # best effort: a correction lost to a Redis blip only tightens or loosens one window
+            log.warning("rate limit correction lost for %s", bucket)
 
-    def give_back_later(self, bucket: str, amount: int, kind: str) -> None:
+    def give_back_later(self, bucket: str, amount: int, kind: str, window: int | None = None) -> None:
         """``give_back`` without making the request wait for it."""
         if amount:
-            task = asyncio.create_task(self.give_back(bucket, amount, kind))
+            task = asyncio.create_task(self.give_back(bucket, amount, kind, window))
             self._corrections.add(task)
             task.add_done_callback(self._corrections.discard)
 
@@ -180,13 +182,17 @@ class KeyTokenBudget:
         self._limit = limit
         self._headers = headers
         self._reserved = 0
+        self._window: int | None = None
 
     async def reserve(self, tokens: int) -> None:
         window = await self._limiter.take(self._bucket, self._limit, tokens, "tokens")
+        if window is None:  # not counted (Redis down, failing open): nothing to true up later
+            return
         self._reserved = tokens
-        if window is not None:
-            self._headers.update(window.headers())
+        self._window = int(time.time()) // WINDOW
+        self._headers.update(window.headers())
 
     async def commit(self, tokens: int) -> None:
-        self._limiter.give_back_later(self._bucket, tokens - self._reserved, "tokens")
-        self._reserved = tokens
+        if self._window is not None:
+            self._limiter.give_back_later(self._bucket, tokens - self._reserved, "tokens", self._window)
+            self._reserved = tokens

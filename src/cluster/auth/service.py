@@ -81,6 +81,7 @@ class AuthService:
             models=frozenset(key.models) if key.models is not None else None,
             rpm=key.rpm,
             tpm=key.tpm,
+            expires_at=expires_at,
         )
 
     async def _lookup(self, digest: str) -> _KeySnapshot | None:
@@ -141,10 +142,10 @@ class AuthService:
     # -- keys -------------------------------------------------------------------------------------------
     async def create_key(self, actor: Principal, request: KeyCreateRequest) -> KeyCreated:
         owner = request.user_id or actor.user_id
-        if owner != actor.user_id:
+        if owner != actor.user_id or Scope.ADMIN in request.scopes:
             actor.require(Scope.ADMIN)
-        if Scope.ADMIN in request.scopes:
-            actor.require(Scope.ADMIN)
+        if not actor.is_admin:
+            request = _no_broader_than(actor, request)
         await self.get_user(owner)
         return await self._insert_key(owner, request)
 
@@ -195,6 +196,29 @@ class AuthService:
     def require_owner_or_admin(self, actor: Principal, user_id: str) -> None:
         if user_id != actor.user_id and not actor.is_admin:
             raise PermissionDenied("only admins may act for other users", code="insufficient_role")
+
+
+def _no_broader_than(actor: Principal, request: KeyCreateRequest) -> KeyCreateRequest:
+    """A key made with a non-admin key may narrow it but never widen it: no model outside its allow-list,
+    no rate override above its own (none at all if it has none), no later expiry."""
+    update: dict[str, object] = {}
+    if actor.models is not None:
+        if request.models is not None and not set(request.models) <= actor.models:
+            raise PermissionDenied("a new key cannot allow models this key may not use", param="models")
+        update["models"] = request.models if request.models is not None else sorted(actor.models)
+    for field, mine in (("rpm", actor.rpm), ("tpm", actor.tpm)):
+        wanted = getattr(request, field)
+        if wanted is not None and (mine is None or wanted > mine):
+            raise PermissionDenied(f"a new key cannot raise {field} above this key's", param=field)
+        if wanted is None and mine is not None:
+            update[field] = mine
+    if actor.expires_at is not None:
+        wanted_expiry = request.expires_at
+        if request.expires_in_days is not None:
+            wanted_expiry = utcnow() + timedelta(days=request.expires_in_days)
+        if wanted_expiry is None or aware(wanted_expiry) > actor.expires_at:
+            update.update(expires_at=actor.expires_at, expires_in_days=None)
+    return request.model_copy(update=update)
 
 
 def key_object(row: ApiKey) -> KeyObject:

@@ -16,6 +16,7 @@ is replayed in a transaction of its own.
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class Ledger:
     async def _drain(self, lane: str, state: _Lane) -> None:
         try:
             while state.queue:
-                batch, state.queue = state.queue[:_MAX_BATCH], state.queue[_MAX_BATCH:]
+                batch = _take_batch(state)
                 try:
                     await self._batch(batch)
                 except BaseException as error:  # no caller may wait forever on a posting
@@ -109,6 +110,9 @@ class Ledger:
             state.draining = False
             if not state.queue:
                 self._lanes.pop(lane, None)
+            elif not isinstance(sys.exc_info()[1], Exception | None):  # cancelled at shutdown: nobody waits forever
+                _settle_futures(state.queue, [RuntimeError("ledger shut down")] * len(state.queue))
+                state.queue = []
 
     async def _batch(self, batch: list[tuple[Posting, asyncio.Future[bool]]]) -> None:
         postings = [posting for posting, _ in batch]
@@ -204,16 +208,21 @@ class Ledger:
             await connection.execute(_INSERT_HOLD, holds)
 
     async def _alone(self, posting: Posting) -> bool:
-        try:
-            async with self._engine.begin() as connection:
-                return await self._apply(connection, posting)
-        except IntegrityError:
-            # The key (or the guard's row) exists: this posting happened before, or a racing twin won and
-            # ours rolled back whole.
-            async with self._engine.connect() as connection:
-                if await _seen(connection, posting.key):
-                    return False
-            raise
+        for attempt in range(_DEADLOCK_RETRIES):
+            try:
+                async with self._engine.begin() as connection:
+                    return await self._apply(connection, posting)
+            except IntegrityError:
+                # The key (or the hold row) exists: this posting happened before, or a racing twin won and
+                # ours rolled back whole.
+                async with self._engine.connect() as connection:
+                    if await _seen(connection, posting.key):
+                        return False
+                raise
+            except DBAPIError as error:
+                if "deadlock" not in str(error).lower() or attempt + 1 == _DEADLOCK_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     async def _apply(self, connection: AsyncConnection, posting: Posting) -> bool:
         outcome = (await self._apply_all(connection, [posting]))[0]
@@ -252,6 +261,25 @@ async def _outcome(posting: Awaitable[bool]) -> bool | BaseException:
         return await posting
     except InsufficientBalance as refused:
         return refused
+
+
+def _take_batch(state: _Lane) -> list[tuple[Posting, asyncio.Future[bool]]]:
+    """The next batch: at most _MAX_BATCH postings, and cut before a posting that touches a hold already in
+    the batch (opened or closed), so each hold changes state at most once per transaction."""
+    batch: list[tuple[Posting, asyncio.Future[bool]]] = []
+    holds: set[str] = set()
+    for posting, future in state.queue:
+        touched = {
+            h
+            for h in (posting.opens_hold and posting.opens_hold["id"], posting.closes_hold and posting.closes_hold[0])
+            if h
+        }
+        if len(batch) == _MAX_BATCH or touched & holds:
+            break
+        holds |= touched
+        batch.append((posting, future))
+    state.queue = state.queue[len(batch) :]
+    return batch
 
 
 def _settle_futures(batch: list[tuple[Posting, asyncio.Future[bool]]], outcomes: list[bool | BaseException]) -> None:

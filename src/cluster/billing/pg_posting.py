@@ -30,9 +30,14 @@ def _values(prefix: str, rows: list[tuple[str, int]], params: dict[str, Any]) ->
 
 def statement(posting: Posting) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
-        "tx": f"tx_{uuid.uuid4().hex}", "key": posting.key, "kind": posting.kind, "user": posting.user_id,
-        "amount": sum(d for _, d in posting.legs if d > 0), "memo": posting.memo, "now": datetime.now(UTC),
-    }  # fmt: skip
+        "tx": f"tx_{uuid.uuid4().hex}",
+        "key": posting.key,
+        "kind": posting.kind,
+        "user": posting.user_id,
+        "amount": sum(d for _, d in posting.legs if d > 0),
+        "memo": posting.memo,
+        "now": datetime.now(UTC),
+    }
     ctes: list[str] = []
     gate: str | None = None
     if posting.closes_hold is not None:

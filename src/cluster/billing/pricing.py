@@ -15,12 +15,24 @@ def cost(model: ModelConfig, prompt_tokens: int, completion_tokens: int) -> int:
     return -(-numerator // PER)
 
 
+#: what one image or audio content part may cost in prompt tokens (high-detail images tile up to ~1,500)
+MEDIA_PART_BOUND = 2_000
+
+
 def chat_prompt_bound(request: ChatCompletionRequest) -> int:
-    """An upper bound on the prompt's tokens without a tokenizer: its JSON bytes. A token is at least one
-    byte, and the JSON's keys and quotes more than cover the few template tokens added per message."""
+    """An upper bound on the prompt's tokens without a tokenizer: its JSON bytes (a token is at least one
+    byte, and the JSON's keys and quotes more than cover the few template tokens added per message), plus a
+    fixed bound per image or audio part, whose tokens have nothing to do with their URL's length."""
     parts = [m.model_dump(exclude_none=True) for m in request.messages]
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []]
-    return len(orjson.dumps([parts, tools]))
+    media = sum(
+        1
+        for m in request.messages
+        if isinstance(m.content, list)
+        for part in m.content
+        if part.get("type") not in (None, "text")
+    )
+    return len(orjson.dumps([parts, tools])) + media * MEDIA_PART_BOUND
 
 
 def embedding_input_bound(request: EmbeddingRequest) -> int:

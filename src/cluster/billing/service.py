@@ -147,9 +147,11 @@ class BillingService:
 
     async def _heartbeat(self) -> None:
         async with self._engine.begin() as connection:
-            await connection.execute(
-                update(Instance).where(Instance.id == self.instance_id).values(heartbeat_at=_now())
-            )
+            beat = update(Instance).where(Instance.id == self.instance_id).values(heartbeat_at=_now())
+            if (await connection.execute(beat)).rowcount == 0:
+                # A sweep took us for dead (a stalled loop or a database blip): come back, or every later
+                # sweep would release our open holds under running requests.
+                await connection.execute(insert(Instance).values(id=self.instance_id, heartbeat_at=_now()))
 
 
 class AccountPayment:

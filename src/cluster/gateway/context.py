@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -56,3 +56,5 @@ class Served:
     provider: str
     body: bytes | None = None
     events: AsyncIterator[bytes] | None = None
+    #: settles a stream whatever happens to the response (idempotent)
+    close: Callable[[], Awaitable[None]] | None = None

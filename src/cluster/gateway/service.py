@@ -66,7 +66,8 @@ class InferenceService:
         if request.output_limit is None and ctx.payment is not None:
             request.max_tokens = self._default_max_tokens  # the hold must bound what can be generated
         try:
-            await admit(ctx, entry, pricing.chat_prompt_bound(request), request.output_limit or 0)
+            # n choices may each generate up to the output cap
+            await admit(ctx, entry, pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
                     entry, Capability.CHAT, lambda p, m: self._complete(p, request, m)
@@ -80,7 +81,8 @@ class InferenceService:
             raise
         if request.stream:
             ttft = ctx.elapsed_ms()
-            return Served(upstream.name, events=self._relay(ctx, entry, upstream, attempts, stream, first, ttft))
+            relay = self._relay(ctx, entry, upstream, attempts, stream, first, ttft)
+            return Served(upstream.name, events=relay.events(), close=relay.close)
         await self._finish(ctx, entry, upstream, attempts, completion.usage)
         return Served(upstream.name, body=completion.body)
 
@@ -211,7 +213,7 @@ class InferenceService:
             )
         )
 
-    async def _relay(
+    def _relay(
         self,
         ctx: RequestContext,
         entry: CatalogEntry,
@@ -220,36 +222,8 @@ class InferenceService:
         stream: ChunkStream,
         first: bytes,
         ttft: float,
-    ) -> AsyncIterator[bytes]:
-        outcome = "abandoned"  # until the stream ends one way or the other
-        try:
-            yield first
-            async for event in stream:
-                yield event
-            outcome = "ok"
-        except ProviderFailure as failure:
-            outcome = "failed"
-            yield sse.event(
-                {
-                    "error": {
-                        "message": f"the provider failed mid-stream: {failure.reason}",
-                        "type": "server_error",
-                        "param": None,
-                        "code": "stream_interrupted",
-                    }
-                }
-            )
-            yield sse.DONE
-        finally:
-            with anyio.CancelScope(shield=True):
-                await stream.aclose()
-            if outcome == "ok":
-                self.router.succeeded(upstream, ttft)
-            elif outcome == "failed":
-                self.router.failed(upstream)
-            else:
-                self.router.abandoned(upstream)
-            cost = await conclude(ctx, entry, stream.usage)  # what was generated is paid, even if cut short
+    ) -> _Relay:
+        def finish(outcome: str, cost: int) -> None:
             status = {"ok": 200, "failed": 502, "abandoned": 499}[outcome]
             error = {"ok": None, "failed": "stream_interrupted", "abandoned": "client_disconnected"}[outcome]
             self._record(
@@ -265,6 +239,60 @@ class InferenceService:
                 ttft=ttft,
                 error_code=error,
             )
+
+        return _Relay(self.router, ctx, entry, upstream, stream, first, ttft, finish)
+
+
+class _Relay:
+    """One stream from a provider to the client. ``close`` settles everything exactly once: from the end of
+    ``events``, or from the response when the client left before ``events`` ever started."""
+
+    def __init__(
+        self,
+        router: Router,
+        ctx: RequestContext,
+        entry: CatalogEntry,
+        upstream: Upstream,
+        stream: ChunkStream,
+        first: bytes,
+        ttft: float,
+        finish: Callable[[str, int], None],
+    ) -> None:
+        self._router, self._ctx, self._entry, self._upstream = router, ctx, entry, upstream
+        self._stream, self._first, self._ttft, self._finish = stream, first, ttft, finish
+        self._outcome = "abandoned"  # until the stream ends one way or the other
+        self._closed = False
+
+    async def events(self) -> AsyncIterator[bytes]:
+        try:
+            yield self._first
+            async for event in self._stream:
+                yield event
+            self._outcome = "ok"
+        except ProviderFailure as failure:
+            self._outcome = "failed"
+            message = f"the provider failed mid-stream: {failure.reason}"
+            yield sse.event(
+                {"error": {"message": message, "type": "server_error", "param": None, "code": "stream_interrupted"}}
+            )
+            yield sse.DONE
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            await self._stream.aclose()
+            if self._outcome == "ok":
+                self._router.succeeded(self._upstream, self._ttft)
+            elif self._outcome == "failed":
+                self._router.failed(self._upstream)
+            else:
+                self._router.abandoned(self._upstream)
+            cost = await conclude(self._ctx, self._entry, self._stream.usage)  # what was generated is paid
+            self._finish(self._outcome, cost)
 
 
 async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:

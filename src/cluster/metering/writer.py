@@ -102,7 +102,7 @@ class RequestLogWriter:
                 await connection.execute(insert(RequestLog), [record.row() for record in batch])
                 await _roll_up(connection, batch)
             self.written += len(batch)
-        except SQLAlchemyError:
+        except (SQLAlchemyError, OSError, RuntimeError):  # the writer must outlive any database trouble
             log.exception("request log: dropped a batch of %d rows", len(batch))
             self.dropped += len(batch)
 
