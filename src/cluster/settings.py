@@ -118,7 +118,9 @@ class BillingSettings(BaseModel):
     default_max_tokens: int = Field(
         4096, ge=1, description="output cap used for the hold (and sent upstream) when a request sets none"
     )
-    hold_ttl: float = Field(900.0, gt=0, description="seconds after which an unsettled hold is released")
+    hold_ttl: float = Field(
+        21_600.0, gt=0, description="seconds after which an unsettled hold of a live process is released"
+    )
     heartbeat_interval: float = Field(5.0, gt=0)
     sweep_interval: float = Field(10.0, gt=0)
 

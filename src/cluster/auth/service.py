@@ -52,6 +52,7 @@ class AuthService:
         self._ttl = cache_ttl
         self._cache: OrderedDict[str, tuple[float, _KeySnapshot]] = OrderedDict()
         self._last_used: dict[str, datetime] = {}
+        self._revocations = 0  # a lookup that raced a revocation must not cache what it read
 
     # -- the hot path -------------------------------------------------------------------------------
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -88,6 +89,7 @@ class AuthService:
         cached = self._cache.get(digest)
         if cached is not None and time.monotonic() - cached[0] < self._ttl:
             return cached[1]
+        revocations = self._revocations
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -97,6 +99,8 @@ class AuthService:
         if row is None:
             return None
         snapshot = _KeySnapshot(row[0], Role(row[1]))
+        if revocations != self._revocations:
+            return snapshot
         self._cache[digest] = (time.monotonic(), snapshot)
         self._cache.move_to_end(digest)
         if len(self._cache) > _CACHE_SIZE:
@@ -190,8 +194,11 @@ class AuthService:
                 raise NotFound(f"no key '{key_id}'", param="key_id")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-            self._cache.pop(row.key_hash, None)
-            return key_object(row)
+            self._revocations += 1
+        # Again once committed: a lookup between the first bump and the commit read the old row.
+        self._revocations += 1
+        self._cache.pop(row.key_hash, None)
+        return key_object(row)
 
     def require_owner_or_admin(self, actor: Principal, user_id: str) -> None:
         if user_id != actor.user_id and not actor.is_admin:
