@@ -29,6 +29,7 @@ bench: install
 	bash bench/setup_litellm.sh
 	bash scripts/services.sh
 	$(BIN)/python bench/gateway_overhead.py --secured
+	$(BIN)/python bench/local_models.py
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache
