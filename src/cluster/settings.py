@@ -121,6 +121,11 @@ class BillingSettings(BaseModel):
     hold_ttl: float = Field(
         21_600.0, gt=0, description="seconds after which an unsettled hold of a live process is released"
     )
+    lease_size: int = Field(
+        100_000, ge=1, description="micro-USDC a process reserves per account at a time (see billing/leases.py)"
+    )
+    lease_idle: float = Field(1.0, gt=0, description="seconds unused before a lease goes back to the balance")
+    lease_flush: float = Field(0.05, gt=0, description="seconds between postings of leased spend")
     heartbeat_interval: float = Field(5.0, gt=0)
     sweep_interval: float = Field(10.0, gt=0)
 

@@ -125,3 +125,30 @@ async def test_postings_on_one_hold_queued_together_settle_it_once(billing: Bill
     )
     balance = await billing.balance("u6")
     assert (balance.available, balance.held) == (802, 0), "a release queued right behind its hold applies"
+
+
+async def test_a_lease_pays_many_requests_with_a_few_postings(billing: BillingService) -> None:
+    await billing.credit(adjust("u7", 1_000_000, "d"))
+    for _ in range(50):  # each request: reserve 300 in memory, settle at 120
+        lease = await billing.leases.reserve("u7", 300)
+        assert billing.leases.spend(lease, 300, 120) == 120
+    balance = await billing.balance("u7")  # settles this process's lease first
+    assert (balance.available, balance.held) == (1_000_000 - 50 * 120, 0)
+    audit = await billing.audit()
+    assert audit["sum"] == 0 and audit["mismatched_accounts"] == 0 and audit["revenue"] == 50 * 120
+    async with billing._engine.connect() as connection:  # type: ignore[attr-defined]
+        from sqlalchemy import func, select
+
+        from cluster.billing.models import LedgerTransaction
+
+        postings = (await connection.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one()
+    assert postings <= 4, "credit, one lease, one capture of the spend, one release: not one per request"
+
+
+async def test_a_lease_that_is_too_big_falls_back_to_what_is_needed(billing: BillingService) -> None:
+    await billing.credit(adjust("u8", 500, "d"))  # less than one lease_size
+    lease = await billing.leases.reserve("u8", 400)
+    with pytest.raises(InsufficientBalance):
+        await billing.leases.reserve("u8", 200)
+    billing.leases.cancel(lease, 400)
+    assert (await billing.balance("u8")).available == 500

@@ -46,6 +46,11 @@ _MOVE = (
 )
 _DEBIT = _MOVE.where(LedgerAccount.balance + bindparam("delta") >= 0)
 _INSERT_HOLD = insert(Hold)
+_ADJUST_HOLD = (
+    update(Hold)
+    .where(Hold.id == bindparam("hold"), Hold.status == "open", Hold.amount + bindparam("delta") >= 0)
+    .values(amount=Hold.amount + bindparam("delta"), expires_at=bindparam("expires"))
+)
 
 
 @dataclass(slots=True)
@@ -158,9 +163,17 @@ class Ledger:
         for status, ids in closing.items():
             stmt = update(Hold).where(Hold.id.in_(ids), Hold.status == "open").values(status=status).returning(Hold.id)
             flipped.update((await connection.execute(stmt)).scalars())
+        for i, posting in enumerate(postings):
+            if posting.adjusts_hold is not None:
+                hold_id, delta, expires = posting.adjusts_hold
+                adjusted = await connection.execute(_ADJUST_HOLD, {"hold": hold_id, "delta": delta, "expires": expires})
+                if adjusted.rowcount != 1:
+                    outcomes[i] = False  # the lease was released meanwhile (its process was taken for dead)
         funded: list[int] = []
         plain: list[int] = []
         for i, posting in enumerate(postings):
+            if outcomes[i] is False:
+                continue
             if posting.closes_hold is not None and posting.closes_hold[0] not in flipped:
                 outcomes[i] = False
             elif any(a in posting.funded and d < 0 for a, d in posting.legs):
@@ -174,6 +187,8 @@ class Ledger:
             account, amount = next((a, d) for a, d in postings[i].legs if a in postings[i].funded and d < 0)
             result = await connection.execute(_DEBIT, {"account": account, "delta": amount})
             if result.rowcount != 1:
+                if postings[i].adjusts_hold is not None:
+                    raise refusal()  # undo its hold adjustment with the whole transaction (leases post alone)
                 outcomes[i] = refusal()
         await _move(connection, [postings[i] for i in funded if outcomes[i] is True], skip_funded=True)
         applied = [p for p, outcome in zip(postings, outcomes, strict=True) if outcome is True]

@@ -32,6 +32,8 @@ class Posting:
     opens_hold: dict[str, Any] | None = None
     #: (hold id, new status): the posting applies only if it moves that hold out of "open"
     closes_hold: tuple[str, str] | None = None
+    #: (hold id, amount delta, new expiry): the posting applies only if that hold is still open (a lease)
+    adjusts_hold: tuple[str, int, Any] | None = None
 
 
 def refusal() -> InsufficientBalance:

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster.billing.leases import Lease, LeaseBook
 from cluster.billing.ledger import Ledger
 from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
 from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held
 from cluster.billing.protocol import AdjustRequest, BalanceObject
-from cluster.errors import InsufficientBalance
 from cluster.periodic import every
 from cluster.settings import BillingSettings
 
@@ -35,6 +35,7 @@ class BillingService:
         self._settings = settings
         self.ledger = Ledger(engine)
         self.instance_id = f"inst_{uuid.uuid4().hex[:16]}"
+        self.leases = LeaseBook(self.ledger.post, settings, self.instance_id)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -45,6 +46,7 @@ class BillingService:
         self._tasks = [
             asyncio.create_task(every(self._settings.heartbeat_interval, self._heartbeat)),
             asyncio.create_task(every(self._settings.sweep_interval, self.sweep)),
+            asyncio.create_task(every(self._settings.lease_flush, self.leases.flush)),
         ]
 
     async def stop(self) -> None:
@@ -52,6 +54,7 @@ class BillingService:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.leases.flush(release=True)
         async with self._engine.begin() as connection:
             await connection.execute(delete(Instance).where(Instance.id == self.instance_id))
 
@@ -71,6 +74,7 @@ class BillingService:
         return await self.balance(user)
 
     async def balance(self, user_id: str) -> BalanceObject:
+        await self.leases.flush(user_id, release=True)  # this process's unused lease counts as available
         free, reserved = await self.ledger.balances(user_id)
         return BalanceObject(user_id=user_id, available=free, held=reserved)
 
@@ -128,6 +132,7 @@ class BillingService:
 
     async def audit(self) -> dict[str, int]:
         """Ledger invariants: every entry sums to zero, and each user balance equals its entries."""
+        await self.leases.flush(release=True)
         async with self._engine.connect() as connection:
             total = (await connection.execute(select(func.coalesce(func.sum(LedgerEntry.amount), 0)))).scalar_one()
             sums = dict(
@@ -155,34 +160,29 @@ class BillingService:
 
 
 class AccountPayment:
-    """One request paid from a user's balance: hold, then capture or release."""
+    """One request paid from a user's balance, through this process's lease on it (billing/leases.py)."""
 
     def __init__(self, billing: BillingService, user_id: str, request_id: str) -> None:
-        self._billing = billing
+        self._leases = billing.leases
         self._user_id = user_id
-        self._hold_id = request_id
-        self._held = 0
+        self._lease: Lease | None = None
+        self._reserved = 0
         self.charged = 0
 
     async def authorize(self, amount: int) -> None:
-        if amount <= 0:
-            return
-        self._held = amount  # set first: a caller cancelled mid-hold still releases it in cancel()
-        try:
-            await self._billing.hold(self._user_id, self._hold_id, amount)
-        except InsufficientBalance:
-            self._held = 0
-            raise
+        if amount > 0:
+            self._lease = await self._leases.reserve(self._user_id, amount)
+            self._reserved = amount
 
     async def settle(self, cost: int) -> None:
-        if self._held:
-            self.charged = await self._billing.capture(self._user_id, self._hold_id, self._held, cost)
-            self._held = 0
+        if self._lease is not None and self._reserved:
+            self.charged = self._leases.spend(self._lease, self._reserved, cost)
+            self._reserved = 0
 
     async def cancel(self) -> None:
-        if self._held:
-            await self._billing.release(self._user_id, self._hold_id, self._held)
-            self._held = 0
+        if self._lease is not None and self._reserved:
+            self._leases.cancel(self._lease, self._reserved)
+            self._reserved = 0
 
 
 def _now() -> datetime:
