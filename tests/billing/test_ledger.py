@@ -152,3 +152,21 @@ async def test_a_lease_that_is_too_big_falls_back_to_what_is_needed(billing: Bil
         await billing.leases.reserve("u8", 200)
     billing.leases.cancel(lease, 400)
     assert (await billing.balance("u8")).available == 500
+
+
+async def test_leases_returned_while_requests_arrive_lose_nothing(billing: BillingService) -> None:
+    await billing.credit(adjust("u9", 10_000_000, "d"))
+
+    async def request() -> int:
+        lease = await billing.leases.reserve("u9", 1_000)
+        await asyncio.sleep(0)
+        return billing.leases.spend(lease, 1_000, 700)
+
+    charged = 0
+    for _ in range(40):  # the lease is returned and renewed under a stream of requests
+        results = await asyncio.gather(request(), billing.leases.flush("u9", release=True), request(), request())
+        charged += sum(r for r in results if isinstance(r, int))
+    balance = await billing.balance("u9")
+    assert (balance.available, balance.held) == (10_000_000 - charged, 0)
+    audit = await billing.audit()
+    assert audit["sum"] == 0 and audit["mismatched_accounts"] == 0 and audit["revenue"] == charged == 40 * 3 * 700

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from cluster.billing.posting import REVENUE, Posting, available, held
-from cluster.errors import InsufficientBalance
+from cluster.errors import InsufficientBalance, ServiceUnavailable
 from cluster.settings import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Lease:
     reserved: int = 0  # worst cases of requests in flight
     spent: int = 0  # settled costs not yet posted
     flushes: int = 0
+    closing: bool = False
     last_used: float = field(default_factory=time.monotonic)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -53,19 +54,22 @@ class LeaseBook:
     async def reserve(self, user_id: str, amount: int) -> Lease:
         """Reserve ``amount`` on this process's lease for ``user_id`` (extending it if needed); returns the
         lease, which the request settles against even if the book has moved on to a newer one."""
-        lease = self._leases.get(user_id)
-        if lease is None:
-            lease = self._leases[user_id] = Lease(user_id, f"lease_{uuid.uuid4().hex[:24]}")
-        lease.last_used = time.monotonic()
-        if lease.free >= amount:
-            lease.reserved += amount
-            return lease
-        async with lease.lock:
-            if lease.free < amount:
-                # Shielded: a client leaving mid-extension must not leave the lease row and its count apart.
-                await asyncio.shield(self._extend(lease, amount - lease.free))
-            lease.reserved += amount
-        return lease
+        while True:
+            lease = self._leases.get(user_id)
+            if lease is None:
+                lease = self._leases[user_id] = Lease(user_id, f"lease_{uuid.uuid4().hex[:24]}")
+            lease.last_used = time.monotonic()
+            if not lease.closing and lease.free >= amount:
+                lease.reserved += amount
+                return lease
+            async with lease.lock:
+                if self._leases.get(user_id) is not lease:
+                    continue  # it was returned while we waited: take the account's current lease
+                if lease.free < amount:
+                    # Shielded: a client leaving mid-extension must not leave the lease row and its count apart.
+                    await asyncio.shield(self._extend(lease, amount - lease.free))
+                lease.reserved += amount
+                return lease
 
     @staticmethod
     def spend(lease: Lease, reserved: int, cost: int) -> int:
@@ -91,21 +95,30 @@ class LeaseBook:
             async with lease.lock:
                 await self._post_spent(lease)
                 idle = now - lease.last_used >= self._settings.lease_idle
-                if lease.reserved == 0 and (release or idle):
+                if (
+                    lease.reserved == 0
+                    and lease.spent == 0
+                    and (release or idle)
+                    and self._leases.get(lease.user_id) is lease
+                ):
                     await self._release(lease)
 
     async def _extend(self, lease: Lease, need: int) -> None:
         for amount in dict.fromkeys((max(need, self._settings.lease_size), need)):
             try:
                 legs = [(available(lease.user_id), -amount), (held(lease.user_id), amount)]
-                await self._post(self._posting(lease, "lease", legs, amount, funded=True))
+                applied = await self._post(self._posting(lease, "lease", legs, amount, funded=True))
             except InsufficientBalance:
                 if amount == need:
                     raise
                 continue
-            lease.opened = True
-            lease.amount += amount
-            return
+            else:
+                if not applied:  # our lease row was reclaimed (this process was taken for dead)
+                    self._forget(lease)
+                    raise ServiceUnavailable("billing lease was reclaimed; retry", headers={"retry-after": "1"})
+                lease.opened = True
+                lease.amount += amount
+                return
 
     async def _post_spent(self, lease: Lease) -> None:
         spent = lease.spent
@@ -120,16 +133,14 @@ class LeaseBook:
         lease.amount -= spent
 
     async def _release(self, lease: Lease) -> None:
-        free = lease.free
-        if free:
-            legs = [(held(lease.user_id), -free), (available(lease.user_id), free)]
-            posting = self._posting(lease, "release", legs, -free)
-            if not await self._post(posting):
-                self._forget(lease)
-                return
-            lease.amount -= free
-        if lease.amount == 0 and lease.reserved == 0 and lease.spent == 0:
-            self._forget(lease)
+        """Return the whole lease (nothing reserved or unposted) and close its hold row."""
+        lease.closing = True  # from here no request may reserve on it; they wait for the lock, then renew
+        if lease.opened and lease.amount:
+            legs = [(held(lease.user_id), -lease.amount), (available(lease.user_id), lease.amount)]
+            posting = Posting(f"release:{lease.hold_id}", "release", legs, lease.user_id,
+                              closes_hold=(lease.hold_id, "released"))  # fmt: skip
+            await self._post(posting)  # False: a sweeper already returned it; either way the money is back
+        self._forget(lease)
 
     def _forget(self, lease: Lease) -> None:
         if self._leases.get(lease.user_id) is lease:
