@@ -28,6 +28,7 @@ async def test_health_reports_providers(client: httpx.AsyncClient) -> None:
     body = (await client.get("/health")).json()
     assert body["status"] == "ok"
     assert body["providers"]["local-llama"]["state"] == "closed"
+    assert body["request_log"] == {"written": 0, "dropped": 0}
 
 
 async def test_openapi_spec_documents_the_endpoints(client: httpx.AsyncClient) -> None:

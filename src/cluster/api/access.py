@@ -46,5 +46,5 @@ async def inference_context(services: Services, request: Request, endpoint: str)
     tpm = caller.tpm or limits.key_tpm
     if tpm is not None:
         ctx.budget = KeyTokenBudget(services.limiter, f"key:{caller.key_id}", tpm, ctx.headers)
-    ctx.payment = AccountPayment(services.billing, caller.user_id, ctx.id)
+    ctx.payment = AccountPayment(services.billing, caller.user_id)
     return ctx

@@ -47,6 +47,3 @@ class Principal:
             raise PermissionDenied(f"this key lacks the '{scope}' scope", code="insufficient_scope")
         if scope is Scope.ADMIN and self.role is not Role.ADMIN:
             raise PermissionDenied("this action needs an admin account", code="insufficient_role")
-
-    def may_use(self, model_id: str) -> bool:
-        return self.models is None or model_id in self.models

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -32,7 +32,6 @@ from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held,
 from cluster.db.engine import insert_ignore
 from cluster.errors import InsufficientBalance
 
-Legs = Sequence[tuple[str, int]]
 _MAX_BATCH = 256
 _DEADLOCK_RETRIES = 5
 

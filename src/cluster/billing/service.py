@@ -162,7 +162,7 @@ class BillingService:
 class AccountPayment:
     """One request paid from a user's balance, through this process's lease on it (billing/leases.py)."""
 
-    def __init__(self, billing: BillingService, user_id: str, request_id: str) -> None:
+    def __init__(self, billing: BillingService, user_id: str) -> None:
         self._leases = billing.leases
         self._user_id = user_id
         self._lease: Lease | None = None

@@ -4,6 +4,8 @@ its tokens) plus the output cap; the charge is the provider's reported usage at 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 
 from cluster.billing import pricing
@@ -15,13 +17,17 @@ from cluster.providers.base import TokenUsage
 BYTES_PER_TOKEN = 4  # for the rate-limit estimate only; money uses the strict byte bound
 
 
-async def admit(ctx: RequestContext, entry: CatalogEntry, prompt_bound: int, max_output: int) -> None:
+async def admit(ctx: RequestContext, entry: CatalogEntry, prompt_bound: Callable[[], int], max_output: int) -> None:
+    """``prompt_bound`` is only computed when a budget or a payment needs it (an open gateway skips it)."""
     if ctx.allowed_models is not None and entry.id not in ctx.allowed_models:
         raise PermissionDenied(f"this key may not use '{entry.id}'", param="model", code="model_not_allowed")
+    if ctx.budget is None and ctx.payment is None:
+        return
+    bound = prompt_bound()
     if ctx.budget is not None:
-        await ctx.budget.reserve(prompt_bound // BYTES_PER_TOKEN + max_output)
+        await ctx.budget.reserve(bound // BYTES_PER_TOKEN + max_output)
     if ctx.payment is not None:
-        await ctx.payment.authorize(pricing.cost(entry.model, prompt_bound, max_output))
+        await ctx.payment.authorize(pricing.cost(entry.model, bound, max_output))
 
 
 async def conclude(ctx: RequestContext, entry: CatalogEntry, usage: TokenUsage | None) -> int:

@@ -67,7 +67,7 @@ class InferenceService:
             request.max_tokens = self._default_max_tokens  # the hold must bound what can be generated
         try:
             # n choices may each generate up to the output cap
-            await admit(ctx, entry, pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
+            await admit(ctx, entry, lambda: pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
                     entry, Capability.CHAT, lambda p, m: self._complete(p, request, m)
@@ -89,7 +89,7 @@ class InferenceService:
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
         entry = self._entry(request.model, expect_embedding=True)
         try:
-            await admit(ctx, entry, pricing.embedding_input_bound(request), 0)
+            await admit(ctx, entry, lambda: pricing.embedding_input_bound(request), 0)
             upstream, result, attempts = await self._attempt(
                 entry, Capability.EMBEDDINGS, lambda p, m: p.embed(request, m)
             )

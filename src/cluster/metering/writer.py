@@ -138,5 +138,4 @@ async def _roll_up(connection: AsyncConnection, batch: Iterable[RequestRecord]) 
         index_elements=["day", "key_id", "model"],
         set_={column: table.c[column] + stmt.excluded[column] for column in _USAGE_SUMS},
     )
-    for row in sums.values():
-        await connection.execute(stmt, row)
+    await connection.execute(stmt, list(sums.values()))
