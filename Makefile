@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml sdk/pyproject.toml scripts/install.sh
+$(STAMP): pyproject.toml sdk/pyproject.toml scripts/install.sh package-lock.json
 	bash scripts/install.sh
 	touch $(STAMP)
 

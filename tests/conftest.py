@@ -55,13 +55,14 @@ async def postgres_url() -> AsyncIterator[str]:
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a test: its own data dir, SQLite, the bundled local models, fast log flushes, and an open
-    gateway (no key needed) unless the test turns auth on."""
+    gateway (no key needed) unless the test turns auth on, and no chain unless the test asks for one."""
     defaults: dict[str, object] = {
         "data_dir": data_dir,
         "auth": {"required": False},
         "limits": {"ip_rpm": None, "key_rpm": None, "key_tpm": None},
         "request_log": {"flush_interval": 0.02},
         "router": {"breaker_failures": 2, "breaker_cooldown": 0.5},
+        "chain": {"enabled": False},  # chain tests point it at the session's anvil (tests/chain/conftest.py)
     }
     return Settings(**{**defaults, **overrides})  # type: ignore[arg-type]
 

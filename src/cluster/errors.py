@@ -3,7 +3,8 @@
 
     ClusterError (500 server_error)
     ├── InvalidRequest (400 invalid_request_error)
-    │   └── UnsupportedParameter (400)
+    │   ├── UnsupportedParameter (400)
+    │   └── TransactionReverted (400 transaction_reverted: a contract refused, with its reason)
     ├── Unauthorized (401 authentication_error)
     ├── PaymentRequired (402)
     │   └── InsufficientBalance (402 insufficient_quota)
@@ -14,6 +15,7 @@
     ├── PayloadTooLarge (413)
     ├── RateLimited (429 rate_limit_exceeded)
     ├── ServiceUnavailable (503: a dependency such as Redis is down and policy is to refuse)
+    │   └── ChainUnavailable (503: the chain's JSON-RPC node cannot be reached)
     ├── UpstreamError (status and body of an upstream's own 4xx, passed through)
     └── ProviderUnavailable (503: no provider could serve the request)
         └── Overloaded (503: every provider at capacity)
@@ -58,6 +60,17 @@ class InvalidRequest(ClusterError):
 
 class UnsupportedParameter(InvalidRequest):
     code = "unsupported_parameter"
+
+
+class TransactionReverted(InvalidRequest):
+    """A contract call or transaction reverted; ``reason`` is the revert string or decoded custom error."""
+
+    code = "transaction_reverted"
+
+    def __init__(self, reason: str, *, tx_hash: str | None = None) -> None:
+        super().__init__(f"transaction reverted: {reason}")
+        self.reason = reason
+        self.tx_hash = tx_hash
 
 
 class Unauthorized(ClusterError):
@@ -115,6 +128,10 @@ class ServiceUnavailable(ClusterError):
     status = 503
     type = "server_error"
     code = "service_unavailable"
+
+
+class ChainUnavailable(ServiceUnavailable):
+    code = "chain_unavailable"
 
 
 class UpstreamError(ClusterError):

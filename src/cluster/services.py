@@ -12,6 +12,7 @@ from cluster.auth import AuthService
 from cluster.auth.keys import load_or_create_secret
 from cluster.auth.ratelimit import Counters, MemoryCounters, RateLimiter, RedisCounters
 from cluster.billing import BillingService
+from cluster.chain.service import ChainService
 from cluster.db import make_engine, upgrade
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
@@ -35,6 +36,7 @@ class Services:
     limiter: RateLimiter
     usage: UsageService
     tasks: list[asyncio.Task[None]]
+    chain: ChainService | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -72,13 +74,22 @@ class Services:
         counters: Counters = RedisCounters(settings.redis_url) if settings.redis_url else MemoryCounters()
         limiter = RateLimiter(counters, fail_open=settings.limits.fail_open)
         tasks = [asyncio.create_task(every(5.0, auth.flush_last_used), name="keys-last-used")]
-        return cls(settings, engine, request_log, inference, auth, billing, limiter, UsageService(engine), tasks)
+        services = cls(settings, engine, request_log, inference, auth, billing, limiter, UsageService(engine), tasks)
+        if settings.chain.enabled:
+            try:
+                services.chain = await ChainService.start(settings, engine, billing)
+            except BaseException:
+                await services.stop()
+                raise
+        return services
 
     async def stop(self) -> None:
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.chain is not None:
+            await self.chain.stop()
         await self.auth.flush_last_used()
         await self.billing.stop()
         await self.limiter.aclose()

@@ -137,6 +137,62 @@ class LimitSettings(BaseModel):
     fail_open: bool = Field(True, description="when Redis is unreachable: admit (True) or refuse with 503")
 
 
+class ContractAddresses(BaseModel):
+    """Where Cluster's contracts live on a configured chain (the dev chain writes its own to the data dir)."""
+
+    usdc: str
+    payment_router: str | None = None
+    dataset_registry: str | None = None
+    dataset_nft: str | None = None
+    deposits: str | None = None
+    token: str | None = None
+    treasury: str | None = None
+    start_block: int = Field(0, ge=0, description="the indexer starts here (the deployment block)")
+
+
+class DevChainSettings(BaseModel):
+    """The embedded dev chain: anvil (from the npm package @foundry-rs/anvil) on 127.0.0.1."""
+
+    port: int = Field(8545, ge=0, le=65535)
+    anvil_path: Path | None = Field(None, description="default: node_modules/@foundry-rs/anvil-<platform>/bin/anvil")
+    chain_id: int = 31337
+    fund_usdc: int = Field(1_000_000 * 10**6, ge=0, description="TestUSDC (base units) minted to each dev account")
+    state_interval: int = Field(1, ge=1, description="seconds between state dumps (a kill -9 loses at most this)")
+
+
+class ChainSettings(BaseModel):
+    enabled: bool = True
+    rpc_url: str | None = Field(None, description="JSON-RPC endpoint; None starts the embedded dev chain")
+    chain_id: int | None = Field(None, description="expected chain id (8453 Base, 84532 Base Sepolia); checked")
+    addresses: ContractAddresses | None = Field(None, description="deployed contracts (required for rpc_url)")
+    signer_key: SecretStr | None = Field(None, description="the service's own hex private key (dev: anvil's #0)")
+    confirmations: int | None = Field(
+        None, ge=0, description="blocks an event must be buried under before it is indexed (default: 0 dev, 3)"
+    )
+    poll_interval: float = Field(1.0, gt=0, description="seconds between indexer polls")
+    max_block_range: int = Field(2000, ge=1, description="blocks per eth_getLogs call")
+    eth_price: int | None = Field(
+        None, ge=1, description="micro-USDC credited per 1 ETH deposited (None: ETH deposits are kept, not credited)"
+    )
+    dev: DevChainSettings = DevChainSettings()
+
+    @property
+    def embedded(self) -> bool:
+        return self.rpc_url is None
+
+    @property
+    def required_confirmations(self) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        return 0 if self.embedded else 3
+
+    @model_validator(mode="after")
+    def _real_chain_needs_addresses(self) -> ChainSettings:
+        if self.enabled and self.rpc_url is not None and self.addresses is None:
+            raise ValueError("chain.rpc_url needs chain.addresses (deploy with `cluster chain deploy`)")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
@@ -149,6 +205,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     billing: BillingSettings = BillingSettings()
     limits: LimitSettings = LimitSettings()
+    chain: ChainSettings = ChainSettings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

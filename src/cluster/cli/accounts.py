@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
 
 def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
     async def main() -> T:
-        services = await Services.start(Settings.load(config))
+        settings = Settings.load(config)
+        # Account commands never touch the chain: do not start (or deploy to) a dev chain for them.
+        settings.chain = settings.chain.model_copy(update={"enabled": False})
+        services = await Services.start(settings)
         try:
             return await job(services)
         finally:

@@ -99,9 +99,10 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _register() -> None:
-    from cluster.cli import accounts
+    from cluster.cli import accounts, chain
 
     accounts.register(app)
+    app.add_typer(chain.chain_app, name="chain")
 
 
 _register()

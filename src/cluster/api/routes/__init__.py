@@ -1,5 +1,5 @@
-from cluster.api.routes import accounts, chat, embeddings, health, keys, models
+from cluster.api.routes import accounts, chain, chat, embeddings, health, keys, models
 
-routers = [health.router, models.router, chat.router, embeddings.router, keys.router, accounts.router]
+routers = [health.router, models.router, chat.router, embeddings.router, keys.router, accounts.router, chain.router]
 
 __all__ = ["routers"]

@@ -1,0 +1,11 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {DatasetNFT} from "../DatasetNFT.sol";
+
+/// @notice Test-only upgrade target: proves an upgrade keeps state and changes code.
+contract DatasetNFTV2 is DatasetNFT {
+    function version() external pure override returns (string memory) {
+        return "2";
+    }
+}

@@ -1,0 +1,176 @@
+"""Typed wrappers over Cluster's contracts: what the service reads and sends, in Python types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from web3.contract import AsyncContract
+
+from cluster.chain.client import ChainClient, Receipt
+from cluster.settings import ContractAddresses
+
+
+class _Bound:
+    artifact: str
+
+    def __init__(self, client: ChainClient, address: str) -> None:
+        self.client = client
+        self.address = client.w3.to_checksum_address(address)
+        self.contract: AsyncContract = client.contract(self.artifact, self.address)
+
+    async def _read(self, name: str, *args: Any) -> Any:
+        return await self.client.call(self.contract.functions[name](*args).call())
+
+    async def _send(self, name: str, *args: Any, value: int = 0) -> Receipt:
+        return await self.client.transact(self.contract.functions[name](*args), value=value)
+
+
+class Usdc(_Bound):
+    """USDC on Base, TestUSDC on dev chains: the same interface and revert strings."""
+
+    artifact = "TestUSDC"
+
+    async def balance_of(self, account: str) -> int:
+        return int(await self._read("balanceOf", account))
+
+    async def authorization_state(self, authorizer: str, nonce: bytes) -> bool:
+        return bool(await self._read("authorizationState", authorizer, nonce))
+
+    async def transfer_with_authorization(self, auth: TransferAuthorization, signature: bytes) -> Receipt:
+        return await self._send(
+            "transferWithAuthorization",
+            auth.from_,
+            auth.to,
+            auth.value,
+            auth.valid_after,
+            auth.valid_before,
+            auth.nonce,
+            signature,
+        )
+
+    async def mint(self, to: str, amount: int) -> Receipt:
+        """TestUSDC only."""
+        return await self._send("mint", to, amount)
+
+    async def transfer(self, to: str, amount: int) -> Receipt:
+        return await self._send("transfer", to, amount)
+
+    async def approve(self, spender: str, amount: int) -> Receipt:
+        return await self._send("approve", spender, amount)
+
+
+@dataclass(frozen=True)
+class TransferAuthorization:
+    """EIP-3009 TransferWithAuthorization, as signed."""
+
+    from_: str
+    to: str
+    value: int
+    valid_after: int
+    valid_before: int
+    nonce: bytes
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    dataset_id: int
+    slug: str
+    creator: str
+    holder: str
+    price: int
+    token_uri: str
+    purchases: int
+
+
+class DatasetRegistry(_Bound):
+    artifact = "DatasetRegistry"
+
+    async def register(self, creator: str, slug: str, metadata_cid: str, price: int) -> tuple[int, Receipt]:
+        receipt = await self._send("register", creator, slug, metadata_cid, price)
+        (event,) = self.contract.events.DatasetRegistered().process_receipt(receipt.raw)
+        return int(event["args"]["datasetId"]), receipt
+
+    async def id_of(self, slug: str) -> int:
+        return int(await self._read("idOf", slug))
+
+    async def price_of(self, dataset_id: int) -> int:
+        return int(await self._read("priceOf", dataset_id))
+
+    async def set_price(self, dataset_id: int, price: int) -> Receipt:
+        return await self._send("setPrice", dataset_id, price)
+
+    async def dataset_of(self, dataset_id: int) -> tuple[str, int, str]:
+        creator, price, slug = await self._read("datasetOf", dataset_id)
+        return str(creator), int(price), str(slug)
+
+
+class DatasetNft(_Bound):
+    artifact = "DatasetNFT"
+
+    async def owner_of(self, dataset_id: int) -> str:
+        return str(await self._read("ownerOf", dataset_id))
+
+    async def token_uri(self, dataset_id: int) -> str:
+        return str(await self._read("tokenURI", dataset_id))
+
+
+class PaymentRouter(_Bound):
+    artifact = "PaymentRouter"
+
+    async def purchase(self, dataset_id: int, referrer: str) -> Receipt:
+        return await self._send("purchase", dataset_id, referrer)
+
+    async def purchase_for(self, dataset_id: int, buyer: str, referrer: str) -> Receipt:
+        return await self._send("purchaseFor", dataset_id, buyer, referrer)
+
+    async def has_access(self, buyer: str, dataset_id: int) -> bool:
+        return bool(await self._read("hasAccess", buyer, dataset_id))
+
+    async def purchase_count(self, dataset_id: int) -> int:
+        return int(await self._read("purchaseCount", dataset_id))
+
+    async def split_of(self, price: int, has_referrer: bool) -> tuple[int, int, int]:
+        creator, treasury, referrer = await self._read("splitOf", price, has_referrer)
+        return int(creator), int(treasury), int(referrer)
+
+
+class Deposits(_Bound):
+    artifact = "Deposits"
+
+    async def deposit(self, account: bytes, amount: int) -> Receipt:
+        return await self._send("deposit", account, amount)
+
+    async def deposit_eth(self, account: bytes, value: int) -> Receipt:
+        return await self._send("depositETH", account, value=value)
+
+
+class Contracts:
+    """Every contract of one deployment, bound to one client."""
+
+    def __init__(self, client: ChainClient, addresses: ContractAddresses) -> None:
+        self.client = client
+        self.addresses = addresses
+        self.usdc = Usdc(client, addresses.usdc)
+        self.registry = DatasetRegistry(client, _need(addresses.dataset_registry, "dataset_registry"))
+        self.nft = DatasetNft(client, _need(addresses.dataset_nft, "dataset_nft"))
+        self.router = PaymentRouter(client, _need(addresses.payment_router, "payment_router"))
+        self.deposits = Deposits(client, _need(addresses.deposits, "deposits"))
+
+    async def dataset(self, dataset_id: int) -> DatasetRecord:
+        creator, price, slug = await self.registry.dataset_of(dataset_id)
+        return DatasetRecord(
+            dataset_id=dataset_id,
+            slug=slug,
+            creator=creator,
+            holder=await self.nft.owner_of(dataset_id),
+            price=price,
+            token_uri=await self.nft.token_uri(dataset_id),
+            purchases=await self.router.purchase_count(dataset_id),
+        )
+
+
+def _need(address: str | None, name: str) -> str:
+    if not address:
+        raise ValueError(f"chain.addresses.{name} is not configured")
+    return address

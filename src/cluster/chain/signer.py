@@ -1,0 +1,44 @@
+"""The service's own chain account: local signing (eth-account over coincurve) and nonce management."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import AsyncWeb3
+
+
+class Signer:
+    """Signs and numbers the service's transactions.
+
+    Nonces are handed out from a local counter under a lock, so concurrent sends from one process never
+    reuse a nonce or wait on a round trip; the counter is re-read from the node (pending) at first use and
+    after any failed send, which is when it can have drifted.
+    """
+
+    def __init__(self, w3: AsyncWeb3, private_key: str) -> None:
+        self._w3 = w3
+        self.account: LocalAccount = Account.from_key(private_key)
+        self._next_nonce: int | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    async def send(self, tx: dict[str, Any]) -> bytes:
+        """Fill in the nonce, sign and broadcast ``tx``; returns the transaction hash."""
+        async with self._lock:
+            if self._next_nonce is None:
+                self._next_nonce = await self._w3.eth.get_transaction_count(self.account.address, "pending")
+            tx = {**tx, "nonce": self._next_nonce}
+            signed = self.account.sign_transaction(tx)
+            try:
+                tx_hash = await self._w3.eth.send_raw_transaction(signed.raw_transaction)
+            except Exception:
+                self._next_nonce = None
+                raise
+            self._next_nonce += 1
+            return bytes(tx_hash)
