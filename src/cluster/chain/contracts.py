@@ -6,9 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from web3.contract import AsyncContract
+from web3.logs import DISCARD
 
 from cluster.chain.client import ChainClient, Receipt
 from cluster.settings import ContractAddresses
+
+
+def events_in(contract: AsyncContract, name: str, receipt: Receipt) -> list[Any]:
+    """``name`` events this contract emitted in the receipt (other contracts' logs skipped silently)."""
+    return list(contract.events[name]().process_receipt(receipt.raw, errors=DISCARD))
 
 
 class _Bound:
@@ -88,7 +94,7 @@ class DatasetRegistry(_Bound):
 
     async def register(self, creator: str, slug: str, metadata_cid: str, price: int) -> tuple[int, Receipt]:
         receipt = await self._send("register", creator, slug, metadata_cid, price)
-        (event,) = self.contract.events.DatasetRegistered().process_receipt(receipt.raw)
+        (event,) = events_in(self.contract, "DatasetRegistered", receipt)
         return int(event["args"]["datasetId"]), receipt
 
     async def id_of(self, slug: str) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from web3.contract import AsyncContract
 
+from cluster.chain.artifacts import event_topics
 from cluster.chain.client import ChainClient, guard
 from cluster.chain.deposits import DepositBook
 from cluster.chain.models import ChainCursor, ChainDeposit, ChainEvent, ChainPurchase, DepositRef
@@ -61,10 +62,9 @@ class Indexer:
                 contract = client.contract(artifact, address)
                 self._contracts[contract.address.lower()] = contract
         self._topics = {
-            (address, _topic(contract, event["name"])): event["name"]
+            (address, topic): event["name"]
             for address, contract in self._contracts.items()
-            for event in contract.abi
-            if event["type"] == "event"
+            for topic, event in event_topics(contract.abi).items()
         }
 
     async def run_once(self) -> int:
@@ -88,7 +88,7 @@ class Indexer:
             ).one_or_none()
         if row is None:
             return self._start_block - 1, None
-        return row.block_number, row.block_hash
+        return row.block_number, row.block_hash or None  # '' when rewound to before the first block
 
     async def _safe_head(self) -> int:
         return int(await guard(self._client.w3.eth.block_number)) - self.confirmations
@@ -228,7 +228,7 @@ class Indexer:
                     ChainDeposit.status.in_(("pending", "unmatched", "unpriced")),
                 )
             )
-            await self._advance(connection, to, await self._block_hash(to) if to >= 0 else None)
+            await self._advance(connection, to, (await self._block_hash(to)) if to >= 0 else None)
 
     async def _reverse_lost_deposits(self) -> None:
         last, _ = await self.cursor()
@@ -245,10 +245,6 @@ class Indexer:
             lost_ids = list(lost)
         for row_id in lost_ids:
             await self._deposits.reverse(row_id)
-
-
-def _topic(contract: AsyncContract, name: str) -> bytes:
-    return bytes(contract.events[name]().topic)
 
 
 def _jsonable(value: Any) -> Any:
