@@ -203,7 +203,9 @@ async def test_only_the_owner_upgrades_and_an_upgrade_keeps_state(chain: Chain) 
     implementation = buyer.client.contract("PaymentRouterV2", router_v2)
     with pytest.raises(TransactionReverted, match="InvalidInitialization"):
         await buyer.client.transact(
-            implementation.functions.initialize(chain.address(BUYER), buyer.usdc.address, buyer.registry.address, chain.address(BUYER))
+            implementation.functions.initialize(
+                chain.address(BUYER), buyer.usdc.address, buyer.registry.address, chain.address(BUYER)
+            )
         )
 
 

@@ -78,3 +78,45 @@ async def test_concurrent_starts_share_one_node_and_one_deployment(tmp_path: Pat
     finally:
         for chain in chains:
             chain.stop()
+
+
+async def test_the_app_starts_and_stops_its_own_dev_chain(tmp_path: Path) -> None:
+    """What `make run` does: no chain configured, so the service runs anvil itself and deploys to it."""
+    import httpx
+
+    from cluster.app import create_app
+    from tests.conftest import make_settings
+
+    port = free_port()
+    settings = make_settings(tmp_path, chain={"enabled": True, "dev": {"port": port}})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cluster") as http:
+            info = (await http.get("/v1/chain/info")).json()
+    assert (info["chain_id"], info["embedded"], info["confirmations"]) == (31337, True, 0)
+    assert info["signer"] == dev_address(0)
+    assert (tmp_path / "chain" / "anvil-state.json").is_file(), "stopped cleanly, state saved"
+    assert not await DevChain(tmp_path, DevChainSettings(port=port))._answers(), "its node stopped with it"
+
+
+def test_chain_cli_deploys_to_a_node_and_reports_status(tmp_path: Path, anvil, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from cluster.cli import app
+
+    monkeypatch.setenv("CLUSTER_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DEPLOYER", dev_key(7))
+    runner = CliRunner()
+    out = tmp_path / "deployment.json"
+    result = runner.invoke(app, ["chain", "deploy", "--rpc", anvil.url, "--key-env", "DEPLOYER", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    deployment = json.loads(out.read_text())
+    assert deployment["deployer"] == dev_address(7) and deployment["addresses"]["treasury"] == dev_address(7)
+    monkeypatch.setenv("CLUSTER_CHAIN__RPC_URL", anvil.url)
+    monkeypatch.setenv("CLUSTER_CHAIN__ADDRESSES", json.dumps(deployment["addresses"]))
+    status = runner.invoke(app, ["chain", "status"])
+    assert status.exit_code == 0, status.output
+    assert "chain 31337" in status.output and deployment["addresses"]["payment_router"] in status.output

@@ -10,7 +10,7 @@ import httpx
 
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
-from cluster_sdk._resources import Balances, Embeddings, Keys, Models, Usage
+from cluster_sdk._resources import Balances, Chain, Embeddings, Keys, Models, Usage
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
 
 
@@ -38,6 +38,7 @@ class Cluster:
         self.keys = Keys(self)
         self.balance = Balances(self)
         self.usage = Usage(self)
+        self.chain = Chain(self)
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False

@@ -6,7 +6,16 @@ from __future__ import annotations
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from cluster_sdk._types import ApiKey, Balance, CreateEmbeddingResponse, Model, UsageReport
+from cluster_sdk._types import (
+    ApiKey,
+    Balance,
+    ChainDataset,
+    ChainInfo,
+    CreateEmbeddingResponse,
+    DepositList,
+    Model,
+    UsageReport,
+)
 
 
 class _Caller(Protocol):
@@ -69,3 +78,21 @@ class Usage:
     def retrieve(self, start: str, end: str, group_by: str = "model,day", key_id: str | None = None) -> Any:
         query = _query(start=start, end=end, group_by=group_by, key_id=key_id)
         return self._client.call("GET", f"/usage{query}", None, UsageReport.model_validate)
+
+
+class Chain:
+    """The settlement chain: contract addresses, datasets on chain, and deposits into the caller's balance."""
+
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def info(self) -> Any:
+        return self._client.call("GET", "/chain/info", None, ChainInfo.model_validate)
+
+    def dataset(self, dataset: int | str) -> Any:
+        """By token id or registry slug."""
+        return self._client.call("GET", f"/chain/datasets/{dataset}", None, ChainDataset.model_validate)
+
+    def deposits(self, user_id: str | None = None) -> Any:
+        """The deposit reference to pass to ``Deposits.deposit`` on chain, and the deposits seen so far."""
+        return self._client.call("GET", f"/chain/deposits{_query(user_id=user_id)}", None, DepositList.model_validate)

@@ -110,3 +110,57 @@ class UsageReport(_Open):
     group_by: list[str]
     data: list[dict[str, Any]]
     total: dict[str, Any]
+
+
+class ChainInfo(_Open):
+    chain_id: int
+    network: str
+    embedded: bool
+    head_block: int
+    indexed_block: int
+    confirmations: int
+    signer: str | None = None
+    contracts: dict[str, Any]
+
+
+class ChainPurchase(_Open):
+    dataset_id: int
+    buyer: str
+    referrer: str
+    beneficiary: str
+    price: int
+    creator_amount: int
+    treasury_amount: int
+    referrer_amount: int
+    tx_hash: str
+    block_number: int
+
+
+class ChainDataset(_Open):
+    dataset_id: int
+    slug: str
+    creator: str
+    holder: str
+    price: int
+    token_uri: str
+    purchases: int
+    recent_purchases: list[ChainPurchase] = []
+
+
+class Deposit(_Open):
+    tx_hash: str
+    log_index: int
+    block_number: int
+    sender: str
+    token: str
+    amount: str
+    credited: int | None = None
+    status: str
+
+
+class DepositList(_Open):
+    reference: str
+    contract: str
+    usdc: str
+    chain_id: int
+    data: list[Deposit]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,5 +54,5 @@ def custom_errors() -> dict[bytes, tuple[str, list[dict[str, Any]]]]:
     return errors
 
 
-def event_topics(abi: list[dict[str, Any]]) -> dict[bytes, dict[str, Any]]:
+def event_topics(abi: Sequence[Any]) -> dict[bytes, dict[str, Any]]:
     return {event_abi_to_log_topic(entry): entry for entry in abi if entry["type"] == "event"}

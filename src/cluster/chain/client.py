@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
-from eth_abi import decode as abi_decode
+from eth_abi.abi import decode as abi_decode
+from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
@@ -41,7 +42,7 @@ class Receipt:
 
 
 class ChainClient:
-    def __init__(self, w3: AsyncWeb3, chain_id: int, signer: Signer | None) -> None:
+    def __init__(self, w3: AsyncWeb3[Any], chain_id: int, signer: Signer | None) -> None:
         self.w3 = w3
         self.chain_id = chain_id
         self.signer = signer
@@ -50,7 +51,7 @@ class ChainClient:
     async def connect(
         cls, rpc_url: str, *, signer_key: str | None = None, expected_chain_id: int | None = None
     ) -> ChainClient:
-        w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        w3: AsyncWeb3[Any] = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
         chain_id = await guard(w3.eth.chain_id)
         if expected_chain_id is not None and chain_id != expected_chain_id:
             raise ClusterError(f"{rpc_url} is chain {chain_id}, configured for {expected_chain_id}")
@@ -91,8 +92,10 @@ class ChainClient:
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
         return await self.transact(factory.constructor(*args))
 
-    async def wait(self, tx_hash: bytes, *, confirmations: int = 0, timeout: float = 120.0) -> Receipt:
-        raw = await guard(self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout, poll_latency=0.05))
+    async def wait(self, tx_hash: bytes, *, confirmations: int = 0, within: float = 120.0) -> Receipt:
+        raw = await guard(
+            self.w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=within, poll_latency=0.05)
+        )
         receipt = Receipt(
             tx_hash="0x" + bytes(raw["transactionHash"]).hex(),
             block_number=raw["blockNumber"],
@@ -103,13 +106,15 @@ class ChainClient:
         )
         if raw["status"] != 1:
             raise TransactionReverted(await self._replay_reason(tx_hash), tx_hash=receipt.tx_hash)
-        while confirmations and await guard(self.w3.eth.block_number) - receipt.block_number + 1 < confirmations:
+        while confirmations:  # polling a remote node: nothing local to wait on
+            if await guard(self.w3.eth.block_number) - receipt.block_number + 1 >= confirmations:
+                break
             await asyncio.sleep(0.5)
         return receipt
 
     async def _replay_reason(self, tx_hash: bytes) -> str:
         """A mined revert carries no reason: re-run the call at its block to get one."""
-        tx = await self.w3.eth.get_transaction(tx_hash)
+        tx = await self.w3.eth.get_transaction(HexBytes(tx_hash))
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "value": tx["value"]}
         try:
             await self.w3.eth.call(call, tx["blockNumber"])  # type: ignore[arg-type]
@@ -133,7 +138,7 @@ def revert_reason(error: ContractLogicError) -> str:
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return decode_revert(bytes.fromhex(data[2:]))
     message = str(error.message or error)
-    return message.removeprefix("execution reverted: ").removeprefix("execution reverted")  or "reverted"
+    return message.removeprefix("execution reverted: ").removeprefix("execution reverted") or "reverted"
 
 
 def decode_revert(data: bytes) -> str:

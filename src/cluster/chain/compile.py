@@ -61,8 +61,7 @@ def solc_version() -> str:
 def compile_contracts() -> dict[str, dict[str, Any]]:
     """Run solc on every source; return ``{contract name: {"abi", "bytecode", "deployedBytecode"}}``."""
     sources = {
-        f"contracts/{path.relative_to(CONTRACTS).as_posix()}": {"content": path.read_text()}
-        for path in source_files()
+        f"contracts/{path.relative_to(CONTRACTS).as_posix()}": {"content": path.read_text()} for path in source_files()
     }
     standard_input = {"language": "Solidity", "sources": sources, "settings": SETTINGS}
     completed = subprocess.run(

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import os
 import platform
 import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -83,7 +82,11 @@ class DevChain:
             try:
                 deployment = Deployment.read(self.deployment_file)
                 router = deployment.addresses.payment_router if deployment else None
-                if deployment is None or router is None or not await client.w3.eth.get_code(router):
+                if (
+                    deployment is None
+                    or router is None
+                    or not await client.w3.eth.get_code(client.w3.to_checksum_address(router))
+                ):
                     deployment = await deploy_all(
                         client,
                         treasury=dev_address(TREASURY_INDEX),
@@ -126,15 +129,15 @@ class DevChain:
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
 
-    async def _wait_until_up(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
+    async def _wait_until_up(self, within: float = 15.0) -> None:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             if await self._answers():
                 return
             if self.process is not None and self.process.poll() is not None:
                 raise RuntimeError(f"anvil exited with {self.process.returncode}; see {self.dir / 'anvil.log'}")
             await asyncio.sleep(0.05)
-        raise TimeoutError(f"anvil did not answer on {self.url} within {timeout} s")
+        raise TimeoutError(f"anvil did not answer on {self.url} within {within} s")
 
     async def _answers(self) -> bool:
         body = {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}
@@ -148,18 +151,10 @@ class DevChain:
             return False
 
     @contextlib.asynccontextmanager
-    async def _locked(self) -> Iterator[None]:  # type: ignore[misc]
+    async def _locked(self) -> AsyncIterator[None]:
         with (self.dir / "anvil.lock").open("w") as handle:
             await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True

@@ -30,8 +30,12 @@ from cluster.settings import ContractAddresses
 
 log = logging.getLogger(__name__)
 
-INDEXED = (("dataset_nft", "DatasetNFT"), ("dataset_registry", "DatasetRegistry"),
-           ("payment_router", "PaymentRouter"), ("deposits", "Deposits"))
+INDEXED = (
+    ("dataset_nft", "DatasetNFT"),
+    ("dataset_registry", "DatasetRegistry"),
+    ("payment_router", "PaymentRouter"),
+    ("deposits", "Deposits"),
+)
 _JS_SAFE = 2**53
 
 
@@ -178,7 +182,7 @@ class Indexer:
             .where(ChainDeposit.status == "recheck")
             .values(status="credited", block_number=key["block_number"])
         )
-        if seen_again.rowcount:  # type: ignore[attr-defined]
+        if seen_again.rowcount:
             return
         user_id = (await connection.execute(select(DepositRef.user_id).where(DepositRef.ref == ref))).scalar()
         await connection.execute(
@@ -199,7 +203,7 @@ class Indexer:
         changed = await connection.execute(
             update(ChainCursor).where(ChainCursor.name == self.cursor_name).values(**values)
         )
-        if not changed.rowcount:  # type: ignore[attr-defined]
+        if not changed.rowcount:
             await connection.execute(
                 insert_ignore(connection.dialect.name, ChainCursor.__table__).values(  # type: ignore[arg-type]
                     name=self.cursor_name, **values

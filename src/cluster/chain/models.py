@@ -67,7 +67,9 @@ class ChainDeposit(Base):
     user_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
     sender: Mapped[str] = mapped_column(String(42))
     token: Mapped[str] = mapped_column(String(42))
-    amount: Mapped[str] = mapped_column(String(78), doc="base units of the token, as a decimal string (wei overflow int64)")
+    amount: Mapped[str] = mapped_column(
+        String(78), doc="base units of the token, as a decimal string (wei overflow int64)"
+    )
     credited: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="micro-USDC credited")
     status: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

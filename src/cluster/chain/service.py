@@ -109,9 +109,7 @@ class ChainService:
                     .limit(recent)
                 )
             ).all()
-        purchases = [
-            PurchaseObject.model_validate(row, from_attributes=True) for row in rows
-        ]
+        purchases = [PurchaseObject.model_validate(row, from_attributes=True) for row in rows]
         return DatasetOnChain(**record.__dict__, recent_purchases=purchases)
 
     async def deposit_list(self, user_id: str) -> DepositList:

@@ -18,7 +18,7 @@ class Signer:
     after any failed send, which is when it can have drifted.
     """
 
-    def __init__(self, w3: AsyncWeb3, private_key: str) -> None:
+    def __init__(self, w3: AsyncWeb3[Any], private_key: str) -> None:
         self._w3 = w3
         self.account: LocalAccount = Account.from_key(private_key)
         self._next_nonce: int | None = None
