@@ -32,6 +32,8 @@ database_url = "{database_url}"
 redis_url = "redis://127.0.0.1:6379/0"
 [limits]
 key_rpm = 30
+[chain]
+enabled = false
 [billing]
 heartbeat_interval = 0.5
 sweep_interval = 0.5

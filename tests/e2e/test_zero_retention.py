@@ -21,7 +21,7 @@ def test_marker_is_nowhere_after_a_run(tmp_path: Path, mock_upstream: MockUpstre
     data_dir = tmp_path / "data"
     config = tmp_path / "cluster.toml"
     config.write_text(
-        f'data_dir = "{data_dir}"\n[auth]\nrequired = false\n[limits]\nip_rpm = 100000\n'
+        f'data_dir = "{data_dir}"\n[auth]\nrequired = false\n[limits]\nip_rpm = 100000\n[chain]\nenabled = false\n'
         f'[[providers]]\nname = "echo"\nbase_url = "{mock_upstream.url}"\nmodels = ["echo-model"]\n'
     )
     port = free_port()

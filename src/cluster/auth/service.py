@@ -48,6 +48,9 @@ class _KeySnapshot:
 class AuthService:
     def __init__(self, engine: AsyncEngine, secret: bytes, cache_ttl: float) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Writes take SQLite's write lock up front: a transaction that reads then writes (revoking) would
+        # otherwise fail with "database is locked" when another connection wrote after its read.
+        self._writes = async_sessionmaker(engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False)
         self._secret = secret
         self._ttl = cache_ttl
         self._cache: OrderedDict[str, tuple[float, _KeySnapshot]] = OrderedDict()
@@ -111,7 +114,7 @@ class AuthService:
         pending, self._last_used = self._last_used, {}
         if not pending:
             return
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             await session.execute(
                 update(ApiKey),
                 [{"id": key_id, "last_used_at": when} for key_id, when in pending.items()],
@@ -120,7 +123,7 @@ class AuthService:
     # -- users ----------------------------------------------------------------------------------------
     async def create_user(self, name: str, role: Role = Role.USER) -> UserObject:
         user = User(id=f"user_{uuid.uuid4().hex[:16]}", name=name, role=role.value, created_at=utcnow())
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             session.add(user)
         return _user_object(user)
 
@@ -173,7 +176,7 @@ class AuthService:
             expires_at=expires_at,
             created_at=utcnow(),
         )
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             session.add(row)
         return KeyCreated(**key_object(row).model_dump(), key=plaintext)
 
@@ -188,7 +191,7 @@ class AuthService:
             return [key_object(row) for row in rows]
 
     async def revoke_key(self, actor: Principal, key_id: str) -> KeyObject:
-        async with self._sessions.begin() as session:
+        async with self._writes.begin() as session:
             row = await session.get(ApiKey, key_id)
             if row is None or (row.user_id != actor.user_id and not actor.is_admin):
                 raise NotFound(f"no key '{key_id}'", param="key_id")
