@@ -17,7 +17,7 @@ from eth_abi.abi import decode as abi_decode
 from hexbytes import HexBytes
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
 from cluster.chain import artifacts
@@ -52,9 +52,13 @@ class ChainClient:
         cls, rpc_url: str, *, signer_key: str | None = None, expected_chain_id: int | None = None
     ) -> ChainClient:
         w3: AsyncWeb3[Any] = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-        chain_id = await guard(w3.eth.chain_id)
-        if expected_chain_id is not None and chain_id != expected_chain_id:
-            raise ClusterError(f"{rpc_url} is chain {chain_id}, configured for {expected_chain_id}")
+        try:
+            chain_id = await guard(w3.eth.chain_id)
+            if expected_chain_id is not None and chain_id != expected_chain_id:
+                raise ClusterError(f"{rpc_url} is chain {chain_id}, configured for {expected_chain_id}")
+        except BaseException:
+            await w3.provider.disconnect()
+            raise
         return cls(w3, chain_id, Signer(w3, signer_key) if signer_key else None)
 
     async def close(self) -> None:
@@ -130,6 +134,8 @@ async def guard(awaitable: Awaitable[T]) -> T:
         raise TransactionReverted(revert_reason(error)) from error
     except (aiohttp.ClientError, ConnectionError, TimeoutError) as error:
         raise ChainUnavailable(f"the chain node cannot be reached: {error}") from error
+    except Web3RPCError as error:
+        raise ClusterError(f"the chain node refused the request: {error.message or error}") from error
 
 
 def revert_reason(error: ContractLogicError) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
+from web3.exceptions import Web3RPCError
 
 
 class Signer:
@@ -29,16 +30,25 @@ class Signer:
         return str(self.account.address)
 
     async def send(self, tx: dict[str, Any]) -> bytes:
-        """Fill in the nonce, sign and broadcast ``tx``; returns the transaction hash."""
+        """Fill in the nonce, sign and broadcast ``tx``; returns the transaction hash.
+
+        A "nonce too low" (someone else used this key) re-reads the nonce and tries once more.
+        """
         async with self._lock:
-            if self._next_nonce is None:
-                self._next_nonce = await self._w3.eth.get_transaction_count(self.account.address, "pending")
-            tx = {**tx, "nonce": self._next_nonce}
-            signed = self.account.sign_transaction(tx)
-            try:
-                tx_hash = await self._w3.eth.send_raw_transaction(signed.raw_transaction)
-            except Exception:
-                self._next_nonce = None
-                raise
-            self._next_nonce += 1
-            return bytes(tx_hash)
+            for attempt in (1, 2):
+                if self._next_nonce is None:
+                    self._next_nonce = await self._w3.eth.get_transaction_count(self.account.address, "pending")
+                signed = self.account.sign_transaction({**tx, "nonce": self._next_nonce})
+                try:
+                    tx_hash = await self._w3.eth.send_raw_transaction(signed.raw_transaction)
+                except Web3RPCError as error:
+                    self._next_nonce = None
+                    if attempt == 1 and "nonce too low" in str(error).lower():
+                        continue
+                    raise
+                except Exception:
+                    self._next_nonce = None
+                    raise
+                self._next_nonce += 1
+                return bytes(tx_hash)
+        raise AssertionError("unreachable")
