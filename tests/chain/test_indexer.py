@@ -75,7 +75,7 @@ async def test_a_deposit_is_credited_once_through_crashes_and_rereads(chain: Cha
 
     # Crash between the credit and marking the deposit credited.
     second = await indexer(chain, ledger)
-    second._deposits._set_status = crash  # type: ignore[method-assign]
+    second._deposits._mark = crash  # type: ignore[method-assign]
     with pytest.raises(RuntimeError):
         await second.run_once()
     assert await ledger.available("alice") == 5_000_000

@@ -9,11 +9,13 @@ next pass posts a no-op: a deposit is credited once however often its block is r
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from eth_utils.crypto import keccak
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.billing import BillingService
@@ -61,26 +63,42 @@ class DepositBook:
         return None
 
     async def credit_pending(self) -> int:
-        """Credit every pending deposit; returns how many were credited."""
+        """Credit every pending deposit (concurrently: the ledger queues each user's postings in its own lane);
+        returns how many were credited. Statuses are written together afterwards; one that fails to be written
+        leaves its row pending, to be credited again as a no-op."""
         async with self._engine.connect() as connection:
             rows = (await connection.execute(select(ChainDeposit).where(ChainDeposit.status == "pending"))).all()
-        credited = 0
-        for row in rows:
-            amount = self.credit_for(row.token, int(row.amount))
-            if not amount or row.user_id is None:
-                await self._set_status(row.id, "unpriced", None)
-                continue
-            await self._billing.credit(
-                AdjustRequest(
-                    user_id=row.user_id,
-                    amount=amount,
-                    idempotency_key=_key("deposit", row.chain_id, row.tx_hash, row.log_index),
-                    memo=f"on-chain deposit {row.tx_hash}",
-                )
+        outcomes = await asyncio.gather(*(self._credit(row) for row in rows), return_exceptions=True)
+        settled = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+        if settled:
+            await self._mark(settled)
+        failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+        if failures:
+            raise failures[0]
+        return sum(1 for outcome in settled if outcome["new_status"] == "credited")
+
+    async def _mark(self, settled: list[dict[str, Any]]) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(ChainDeposit)
+                .where(ChainDeposit.id == bindparam("row_id"))
+                .values(status=bindparam("new_status"), credited=bindparam("credited_amount")),
+                settled,
             )
-            await self._set_status(row.id, "credited", amount)
-            credited += 1
-        return credited
+
+    async def _credit(self, row: Any) -> dict[str, Any]:
+        amount = self.credit_for(row.token, int(row.amount))
+        if not amount or row.user_id is None:
+            return {"row_id": row.id, "new_status": "unpriced", "credited_amount": None}
+        await self._billing.credit(
+            AdjustRequest(
+                user_id=row.user_id,
+                amount=amount,
+                idempotency_key=_key("deposit", row.chain_id, row.tx_hash, row.log_index),
+                memo=f"on-chain deposit {row.tx_hash}",
+            )
+        )
+        return {"row_id": row.id, "new_status": "credited", "credited_amount": amount}
 
     async def reverse(self, row_id: int) -> None:
         """Take back the credit of a deposit whose block was re-orged away and never came back."""
