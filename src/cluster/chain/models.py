@@ -22,16 +22,22 @@ class ChainCursor(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ChainEvent(Base):
-    __tablename__ = "chain_events"
+class _LogRow:
+    """Columns of a row that records one event log: unique by (chain, tx hash, log index)."""
+
     __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chain_id: Mapped[int] = mapped_column(BigInteger)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
-    block_hash: Mapped[str] = mapped_column(String(66))
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class ChainEvent(_LogRow, Base):
+    __tablename__ = "chain_events"
+
+    block_hash: Mapped[str] = mapped_column(String(66))
     contract: Mapped[str] = mapped_column(String(42))
     event: Mapped[str] = mapped_column(String(64), index=True)
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -47,7 +53,7 @@ class DepositRef(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ChainDeposit(Base):
+class ChainDeposit(_LogRow, Base):
     """A confirmed ``Deposited`` event and what became of it.
 
     status: ``pending`` (to credit), ``credited``, ``unmatched`` (no user has that reference yet),
@@ -56,13 +62,7 @@ class ChainDeposit(Base):
     """
 
     __tablename__ = "chain_deposits"
-    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    tx_hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int] = mapped_column(Integer)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     ref: Mapped[str] = mapped_column(String(66), index=True)
     user_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
     sender: Mapped[str] = mapped_column(String(42))
@@ -75,15 +75,9 @@ class ChainDeposit(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class ChainPurchase(Base):
+class ChainPurchase(_LogRow, Base):
     __tablename__ = "chain_purchases"
-    __table_args__ = (UniqueConstraint("chain_id", "tx_hash", "log_index"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    chain_id: Mapped[int] = mapped_column(BigInteger)
-    tx_hash: Mapped[str] = mapped_column(String(66))
-    log_index: Mapped[int] = mapped_column(Integer)
-    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
     dataset_id: Mapped[int] = mapped_column(BigInteger, index=True)
     buyer: Mapped[str] = mapped_column(String(42), index=True)
     referrer: Mapped[str] = mapped_column(String(42))
