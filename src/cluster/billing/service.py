@@ -60,11 +60,15 @@ class BillingService:
 
     # -- money in and out (admin) ----------------------------------------------------------------------
     async def credit(self, request: AdjustRequest) -> BalanceObject:
+        await self.post_credit(request)
+        return await self.balance(request.user_id)
+
+    async def post_credit(self, request: AdjustRequest) -> None:
+        """``credit`` without reading the balance back (for callers that credit many at a time)."""
         await self.ledger.ensure_accounts(request.user_id)
         legs = [(EXTERNAL, -request.amount), (available(request.user_id), request.amount)]
         posting = Posting(f"credit:{request.idempotency_key}", "credit", legs, request.user_id, memo=request.memo)
         await self.ledger.post(posting, lane=request.user_id)
-        return await self.balance(request.user_id)
 
     async def debit(self, request: AdjustRequest) -> BalanceObject:
         user = request.user_id

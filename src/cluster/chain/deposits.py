@@ -90,7 +90,7 @@ class DepositBook:
         amount = self.credit_for(row.token, int(row.amount))
         if not amount or row.user_id is None:
             return {"row_id": row.id, "new_status": "unpriced", "credited_amount": None}
-        await self._billing.credit(
+        await self._billing.post_credit(
             AdjustRequest(
                 user_id=row.user_id,
                 amount=amount,

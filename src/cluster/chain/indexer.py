@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from web3.contract import AsyncContract
 
@@ -144,6 +144,7 @@ class Indexer:
         }
 
     async def _store(self, connection: AsyncConnection, events: list[dict[str, Any]]) -> None:
+        """A range's events and their projections, each table in one executemany."""
         if not events:
             return
         dialect = connection.dialect.name
@@ -151,52 +152,78 @@ class Indexer:
             insert_ignore(dialect, ChainEvent.__table__),  # type: ignore[arg-type]
             [{k: v for k, v in event.items() if k != "raw_args"} for event in events],
         )
-        now = datetime.now(UTC)
-        for event in events:
-            key = {k: event[k] for k in ("chain_id", "tx_hash", "log_index", "block_number")}
-            args = event["raw_args"]
-            if event["event"] == "Deposited":
-                await self._store_deposit(connection, key, args, now)
-            elif event["event"] == "Purchased":
-                await connection.execute(
-                    insert_ignore(dialect, ChainPurchase.__table__).values(  # type: ignore[arg-type]
-                        **key,
-                        dataset_id=args["datasetId"],
-                        buyer=args["buyer"],
-                        referrer=args["referrer"],
-                        beneficiary=args["beneficiary"],
-                        price=args["price"],
-                        creator_amount=args["creatorAmount"],
-                        treasury_amount=args["treasuryAmount"],
-                        referrer_amount=args["referrerAmount"],
-                    )
-                )
+        purchases = [
+            {
+                **_log_key(event),
+                "dataset_id": args["datasetId"],
+                "buyer": args["buyer"],
+                "referrer": args["referrer"],
+                "beneficiary": args["beneficiary"],
+                "price": args["price"],
+                "creator_amount": args["creatorAmount"],
+                "treasury_amount": args["treasuryAmount"],
+                "referrer_amount": args["referrerAmount"],
+            }
+            for event in events
+            if event["event"] == "Purchased" and (args := event["raw_args"])
+        ]
+        if purchases:
+            await connection.execute(insert_ignore(dialect, ChainPurchase.__table__), purchases)  # type: ignore[arg-type]
+        deposits = [event for event in events if event["event"] == "Deposited"]
+        if deposits:
+            await self._store_deposits(connection, deposits)
 
-    async def _store_deposit(
-        self, connection: AsyncConnection, key: dict[str, Any], args: dict[str, Any], now: datetime
-    ) -> None:
-        ref = "0x" + bytes(args["account"]).hex()
-        seen_again = await connection.execute(
-            update(ChainDeposit)
-            .where(*(getattr(ChainDeposit, k) == v for k, v in key.items() if k != "block_number"))
-            .where(ChainDeposit.status == "recheck")
-            .values(status="credited", block_number=key["block_number"])
+    async def _store_deposits(self, connection: AsyncConnection, events: list[dict[str, Any]]) -> None:
+        chain = self._client.chain_id
+        refs = {"0x" + bytes(event["raw_args"]["account"]).hex() for event in events}
+        users = dict(
+            (await connection.execute(select(DepositRef.ref, DepositRef.user_id).where(DepositRef.ref.in_(refs))))
+            .tuples()
+            .all()
         )
-        if seen_again.rowcount:
-            return
-        user_id = (await connection.execute(select(DepositRef.user_id).where(DepositRef.ref == ref))).scalar()
-        await connection.execute(
-            insert_ignore(connection.dialect.name, ChainDeposit.__table__).values(  # type: ignore[arg-type]
-                **key,
-                ref=ref,
-                user_id=user_id,
-                sender=args["from"],
-                token=args["token"],
-                amount=str(args["amount"]),
-                status="pending" if user_id else "unmatched",
-                created_at=now,
+        # Deposits credited before a re-org that show up again: credited still, not new.
+        rechecking = {
+            (row.tx_hash, row.log_index)
+            for row in await connection.execute(
+                select(ChainDeposit.tx_hash, ChainDeposit.log_index).where(
+                    ChainDeposit.chain_id == chain, ChainDeposit.status == "recheck"
+                )
             )
-        )
+        }
+        back, new, now = [], [], datetime.now(UTC)
+        for event in events:
+            key = _log_key(event)
+            if (key["tx_hash"], key["log_index"]) in rechecking:
+                back.append({"b_tx": key["tx_hash"], "b_log": key["log_index"], "b_block": key["block_number"]})
+                continue
+            args = event["raw_args"]
+            ref = "0x" + bytes(args["account"]).hex()
+            user_id = users.get(ref)
+            new.append(
+                {
+                    **key,
+                    "ref": ref,
+                    "user_id": user_id,
+                    "sender": args["from"],
+                    "token": args["token"],
+                    "amount": str(args["amount"]),
+                    "status": "pending" if user_id else "unmatched",
+                    "created_at": now,
+                }
+            )
+        if back:
+            await connection.execute(
+                update(ChainDeposit)
+                .where(
+                    ChainDeposit.chain_id == chain,
+                    ChainDeposit.tx_hash == bindparam("b_tx"),
+                    ChainDeposit.log_index == bindparam("b_log"),
+                )
+                .values(status="credited", block_number=bindparam("b_block")),
+                back,
+            )
+        if new:
+            await connection.execute(insert_ignore(connection.dialect.name, ChainDeposit.__table__), new)  # type: ignore[arg-type]
 
     async def _advance(self, connection: AsyncConnection, block: int, block_hash: str | None) -> None:
         values = {"block_number": block, "block_hash": block_hash or "", "updated_at": datetime.now(UTC)}
@@ -249,6 +276,10 @@ class Indexer:
             lost_ids = list(lost)
         for row_id in lost_ids:
             await self._deposits.reverse(row_id)
+
+
+def _log_key(event: dict[str, Any]) -> dict[str, Any]:
+    return {k: event[k] for k in ("chain_id", "tx_hash", "log_index", "block_number")}
 
 
 def _jsonable(value: Any) -> Any:
