@@ -12,6 +12,9 @@ from cluster.app import create_app
 from cluster.settings import ProviderConfig, Settings
 from tests.support import MockUpstream
 
+# The session's anvil and the per-test EVM snapshot (`anvil`, `chain`), for every test directory.
+pytest_plugins = ["tests.chain_fixtures"]
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -62,7 +65,7 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
         "limits": {"ip_rpm": None, "key_rpm": None, "key_tpm": None},
         "request_log": {"flush_interval": 0.02},
         "router": {"breaker_failures": 2, "breaker_cooldown": 0.5},
-        "chain": {"enabled": False},  # chain tests point it at the session's anvil (tests/chain/conftest.py)
+        "chain": {"enabled": False},  # chain tests point it at the session anvil (tests/chain_fixtures.py)
     }
     return Settings(**{**defaults, **overrides})  # type: ignore[arg-type]
 

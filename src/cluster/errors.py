@@ -7,7 +7,8 @@
     │   └── TransactionReverted (400 transaction_reverted: a contract refused, with its reason)
     ├── Unauthorized (401 authentication_error)
     ├── PaymentRequired (402)
-    │   └── InsufficientBalance (402 insufficient_quota)
+    │   ├── InsufficientBalance (402 insufficient_quota)
+    │   └── X402Required (402: x402's own shape, see below)
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404)
     │   └── ModelNotFound (404 model_not_found)
@@ -88,6 +89,25 @@ class PaymentRequired(ClusterError):
 class InsufficientBalance(PaymentRequired):
     type = "insufficient_quota"
     code = "insufficient_quota"
+
+
+class X402Required(PaymentRequired):
+    """Pay with x402 (no key was sent, or the payment sent was refused or failed to settle).
+
+    The one error that does not leave in OpenAI's shape: x402 clients read the requirements from the
+    ``PAYMENT-REQUIRED`` header (v2) or from the body (v1, ``{"x402Version": 1, "error": str, "accepts": […]}``),
+    so the body is x402's. ``reason`` is the spec's machine-readable ``invalidReason``.
+    """
+
+    def __init__(
+        self, message: str, *, body: dict[str, object], headers: Mapping[str, str], reason: str | None = None
+    ) -> None:
+        super().__init__(message, code=reason or "payment_required", headers=headers)
+        self.reason = reason
+        self.body = body
+
+    def to_dict(self) -> dict[str, object]:
+        return self.body
 
 
 class PermissionDenied(ClusterError):

@@ -20,6 +20,7 @@ from cluster.gateway.router import Router, Upstream
 from cluster.gateway.service import InferenceService
 from cluster.metering import RequestLogWriter
 from cluster.metering.usage import UsageService
+from cluster.payments.service import X402Service
 from cluster.periodic import every
 from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import Settings
@@ -37,6 +38,7 @@ class Services:
     usage: UsageService
     tasks: list[asyncio.Task[None]]
     chain: ChainService | None = None
+    x402: X402Service | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -78,6 +80,8 @@ class Services:
         if settings.chain.enabled:
             try:
                 services.chain = await ChainService.start(settings, engine, billing)
+                if settings.x402.enabled:
+                    services.x402 = await X402Service.start(settings.x402, engine, billing, services.chain)
             except BaseException:
                 await services.stop()
                 raise
@@ -88,6 +92,8 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.x402 is not None:
+            await self.x402.stop()
         if self.chain is not None:
             await self.chain.stop()
         await self.auth.flush_last_used()

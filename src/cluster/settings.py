@@ -193,6 +193,24 @@ class ChainSettings(BaseModel):
         return self
 
 
+class X402Settings(BaseModel):
+    """Pay-per-request with a signed USDC authorization (x402), instead of an API key."""
+
+    enabled: bool = Field(True, description="offer x402 on paid endpoints (needs the chain layer)")
+    pay_to: str | None = Field(None, description="address paid (default: the deployment's treasury)")
+    max_timeout_seconds: int = Field(300, ge=10, description="how long a signed payment may stay valid")
+    safety_margin: int = Field(
+        6, ge=0, description="seconds an authorization must still be valid for when it is verified (as the spec)"
+    )
+    default_max_tokens: int = Field(
+        1024, ge=1, description="output cap priced (and sent upstream) when an x402 chat request sets none"
+    )
+    facilitator_url: str | None = Field(None, description="a remote facilitator; None settles in-process")
+    public_settle: bool = Field(
+        False, description="let anyone call POST /x402/settle (it spends the service's gas); else admins only"
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
@@ -206,6 +224,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     limits: LimitSettings = LimitSettings()
     chain: ChainSettings = ChainSettings()
+    x402: X402Settings = X402Settings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

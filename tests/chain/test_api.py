@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cluster_sdk import AsyncCluster, NotFoundError
-from tests.chain.conftest import Chain
+from tests.chain_fixtures import Chain
 from tests.conftest import Secured, make_settings, secured_app
 
 CREATOR, BUYER, DEPOSITOR = 2, 3, 6

@@ -8,7 +8,7 @@ import pytest
 
 from cluster.chain.client import ChainClient
 from cluster.errors import ChainUnavailable, ClusterError, TransactionReverted
-from tests.chain.conftest import Chain, free_port
+from tests.chain_fixtures import Chain, free_port
 
 
 async def test_concurrent_sends_from_one_signer_get_distinct_nonces(chain: Chain) -> None:

@@ -8,7 +8,7 @@ from cluster.chain.contracts import Contracts, TransferAuthorization, events_in
 from cluster.chain.deployment import deploy_implementation
 from cluster.chain.eip3009 import sign_authorization, sign_permit, split_signature, usdc_domain
 from cluster.errors import TransactionReverted
-from tests.chain.conftest import Chain
+from tests.chain_fixtures import Chain
 
 CREATOR, BUYER, REFERRER, OTHER = 2, 3, 4, 5
 ZERO = "0x0000000000000000000000000000000000000000"

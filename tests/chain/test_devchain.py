@@ -10,7 +10,7 @@ from cluster.chain.client import ChainClient
 from cluster.chain.contracts import Contracts
 from cluster.chain.devchain import DevChain, dev_address, dev_key
 from cluster.settings import DevChainSettings
-from tests.chain.conftest import free_port
+from tests.chain_fixtures import free_port
 
 CREATOR, BUYER = 2, 3
 ZERO = "0x0000000000000000000000000000000000000000"

@@ -17,7 +17,7 @@ from cluster.chain.indexer import Indexer
 from cluster.chain.models import ChainCursor, ChainDeposit, ChainPurchase
 from cluster.db import make_engine, upgrade
 from cluster.settings import BillingSettings
-from tests.chain.conftest import Chain
+from tests.chain_fixtures import Chain
 
 DEPOSITOR, CREATOR, BUYER = 6, 2, 3
 ZERO = "0x0000000000000000000000000000000000000000"

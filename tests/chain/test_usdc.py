@@ -15,7 +15,7 @@ from cluster.chain.eip3009 import (
     usdc_domain,
 )
 from cluster.errors import TransactionReverted
-from tests.chain.conftest import Chain
+from tests.chain_fixtures import Chain
 
 PAYER, PAYEE, RELAYER, STRANGER = 2, 3, 4, 5
 

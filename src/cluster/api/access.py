@@ -2,6 +2,8 @@
 
 Order: per-IP request limit → API key (401) → scope (403) → per-key request limit (429) → the request's
 token budget and balance payment, which the inference path draws on once it knows the request's size.
+A request with no key is paid with x402 instead when x402 is on: its price is known only once the model and
+the body are, so the 402 (or the verification of the payment it carries) happens there, in ``authorize``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from cluster.auth import Principal, Scope
 from cluster.auth.ratelimit import KeyTokenBudget
 from cluster.billing import AccountPayment
 from cluster.gateway.context import RequestContext
+from cluster.payments.payment import X402Payment
 from cluster.services import Services
 
 
@@ -35,6 +38,13 @@ async def inference_context(services: Services, request: Request, endpoint: str)
         for window in await services.limiter.take_all([_ip_take(services, request)]):
             ctx.headers.update(window.headers())
         return ctx  # an open gateway: no key, no charge
+    if header is None and services.x402 is not None:
+        for window in await services.limiter.take_all([_ip_take(services, request)]):
+            ctx.headers.update(window.headers())
+        ctx.default_max_tokens = services.x402.settings.default_max_tokens
+        payment = services.x402.payment_header(request.headers)
+        ctx.payment = X402Payment(services.x402, ctx, str(request.url), payment)
+        return ctx
     caller = await services.auth.authenticate(header)
     caller.require(Scope.WRITE)
     limits = services.settings.limits

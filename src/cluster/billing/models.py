@@ -15,7 +15,7 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_accounts"
 
     id: Mapped[str] = mapped_column(String(80), primary_key=True)
-    user_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -27,7 +27,7 @@ class LedgerTransaction(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[str | None] = mapped_column(String(40), index=True, nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     memo: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -46,7 +46,7 @@ class Hold(Base):
     __tablename__ = "holds"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[str] = mapped_column(String(64))
     amount: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), index=True)
     owner: Mapped[str] = mapped_column(String(40))

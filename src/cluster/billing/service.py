@@ -77,6 +77,18 @@ class BillingService:
         await self.ledger.post(posting, lane=user)
         return await self.balance(user)
 
+    async def record_x402(self, payer: str, paid: int, cost: int, key: str, memo: str) -> None:
+        """A settled x402 payment: ``paid`` came in on chain for a request that cost ``cost``; the rest stays on
+        the payer's balance (its account is its address). Idempotent by ``key``."""
+        await self.ledger.ensure_accounts(payer)
+        legs = [
+            (account, amount)
+            for account, amount in ((EXTERNAL, -paid), (REVENUE, cost), (available(payer), paid - cost))
+            if amount
+        ]
+        funded = {available(payer)} if cost > paid else set()
+        await self.ledger.post(Posting(f"x402:{key}", "x402", legs, payer, funded, memo), lane=payer)
+
     async def balance(self, user_id: str) -> BalanceObject:
         await self.leases.flush(user_id, release=True)  # this process's unused lease counts as available
         free, reserved = await self.ledger.balances(user_id)
@@ -182,6 +194,9 @@ class AccountPayment:
         if self._lease is not None and self._reserved:
             self.charged = self._leases.spend(self._lease, self._reserved, cost)
             self._reserved = 0
+
+    def trailer(self) -> bytes | None:
+        return None
 
     async def cancel(self) -> None:
         if self._lease is not None and self._reserved:

@@ -28,8 +28,8 @@ class _Bound:
     async def _read(self, name: str, *args: Any) -> Any:
         return await self.client.call(self.contract.functions[name](*args).call())
 
-    async def _send(self, name: str, *args: Any, value: int = 0) -> Receipt:
-        return await self.client.transact(self.contract.functions[name](*args), value=value)
+    async def _send(self, name: str, *args: Any, value: int = 0, gas: int | None = None) -> Receipt:
+        return await self.client.transact(self.contract.functions[name](*args), value=value, gas=gas)
 
 
 class Usdc(_Bound):
@@ -43,17 +43,24 @@ class Usdc(_Bound):
     async def authorization_state(self, authorizer: str, nonce: bytes) -> bool:
         return bool(await self._read("authorizationState", authorizer, nonce))
 
-    async def transfer_with_authorization(self, auth: TransferAuthorization, signature: bytes) -> Receipt:
-        return await self._send(
-            "transferWithAuthorization",
-            auth.from_,
-            auth.to,
-            auth.value,
-            auth.valid_after,
-            auth.valid_before,
-            auth.nonce,
-            signature,
-        )
+    def _transfer_call(self, auth: TransferAuthorization, signature: bytes) -> Any:
+        fields = (auth.from_, auth.to, auth.value, auth.valid_after, auth.valid_before, auth.nonce, signature)
+        return self.contract.functions.transferWithAuthorization(*fields)
+
+    async def transfer_with_authorization(
+        self, auth: TransferAuthorization, signature: bytes, *, gas: int | None = None
+    ) -> Receipt:
+        return await self.client.transact(self._transfer_call(auth, signature), gas=gas)
+
+    async def simulate_transfer_with_authorization(
+        self, auth: TransferAuthorization, signature: bytes, sender: str
+    ) -> None:
+        """Dry-run the transfer as ``sender`` would submit it: raises ``TransactionReverted`` with USDC's reason."""
+        await self.client.call(self._transfer_call(auth, signature).call({"from": sender}))
+
+    async def eip712_domain(self) -> tuple[str, str]:
+        """The token's EIP-712 (name, version): what authorizations must be signed over."""
+        return str(await self._read("name")), str(await self._read("version"))
 
     async def mint(self, to: str, amount: int) -> Receipt:
         """TestUSDC only."""

@@ -23,6 +23,9 @@ class Payment(Protocol):
     async def cancel(self) -> None:
         """Nothing was served: return the whole reservation."""
 
+    def trailer(self) -> bytes | None:
+        """Bytes to end a stream with (before ``[DONE]``) once settled: what a header would have said."""
+
 
 class TokenBudget(Protocol):
     """A tokens-per-minute limit: reserve an estimate up front, true it up afterwards."""
@@ -41,6 +44,8 @@ class RequestContext:
     allowed_models: frozenset[str] | None = None
     payment: Payment | None = None
     budget: TokenBudget | None = None
+    #: output cap to price and send upstream when a paid chat request sets none (None: the service default)
+    default_max_tokens: int | None = None
     #: response headers gathered on the way (rate-limit state)
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)

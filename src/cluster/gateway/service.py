@@ -64,7 +64,8 @@ class InferenceService:
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
         entry = self._entry(request.model, expect_embedding=False)
         if request.output_limit is None and ctx.payment is not None:
-            request.max_tokens = self._default_max_tokens  # the hold must bound what can be generated
+            # the hold (or the x402 price) must bound what can be generated
+            request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
         try:
             # n choices may each generate up to the output cap
             await admit(ctx, entry, lambda: pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
@@ -224,8 +225,13 @@ class InferenceService:
         ttft: float,
     ) -> _Relay:
         def finish(outcome: str, cost: int) -> None:
-            status = {"ok": 200, "failed": 502, "abandoned": 499}[outcome]
-            error = {"ok": None, "failed": "stream_interrupted", "abandoned": "client_disconnected"}[outcome]
+            status = {"ok": 200, "failed": 502, "abandoned": 499, "payment_failed": 402}[outcome]
+            error = {
+                "ok": None,
+                "failed": "stream_interrupted",
+                "abandoned": "client_disconnected",
+                "payment_failed": "payment_failed",
+            }[outcome]
             self._record(
                 ctx,
                 entry,
@@ -262,13 +268,22 @@ class _Relay:
         self._stream, self._first, self._ttft, self._finish = stream, first, ttft, finish
         self._outcome = "abandoned"  # until the stream ends one way or the other
         self._closed = False
+        self._payment_error: ClusterError | None = None
 
     async def events(self) -> AsyncIterator[bytes]:
         try:
             yield self._first
             async for event in self._stream:
+                if event.startswith(sse.DONE_PREFIX):
+                    break  # held back: the payment is settled first, and may still fail
                 yield event
             self._outcome = "ok"
+            await self.close()
+            if self._payment_error is not None:
+                yield sse.event(self._payment_error.to_dict() | _openai_error(self._payment_error))
+            elif self._ctx.payment is not None and (trailer := self._ctx.payment.trailer()):
+                yield trailer
+            yield sse.DONE
         except ProviderFailure as failure:
             self._outcome = "failed"
             message = f"the provider failed mid-stream: {failure.reason}"
@@ -291,8 +306,18 @@ class _Relay:
                 self._router.failed(self._upstream)
             else:
                 self._router.abandoned(self._upstream)
-            cost = await conclude(self._ctx, self._entry, self._stream.usage)  # what was generated is paid
+            try:
+                cost = await conclude(self._ctx, self._entry, self._stream.usage)  # what was generated is paid
+            except ClusterError as error:  # the payment failed to settle: the stream ends with it
+                self._payment_error, cost = error, 0
+                self._finish("payment_failed", cost)
+                return
             self._finish(self._outcome, cost)
+
+
+def _openai_error(error: ClusterError) -> dict[str, object]:
+    """Mid-stream errors always carry OpenAI's ``error`` object, whatever else the error's own body holds."""
+    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
 
 
 async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:

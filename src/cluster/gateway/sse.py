@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import orjson
 
 DONE = b"data: [DONE]\n\n"
+DONE_PREFIX = b"data: [DONE]"
 _SEPARATORS = (b"\n\n", b"\r\n\r\n")
 
 

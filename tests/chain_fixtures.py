@@ -1,4 +1,5 @@
-"""One anvil for the session (deployed once); each test runs inside an EVM snapshot and is rolled back after."""
+"""Chain fixtures: one anvil for the session (deployed once); each test runs inside an EVM snapshot and is rolled
+back after. Registered for all tests by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
