@@ -206,6 +206,7 @@ class X402Settings(BaseModel):
         1024, ge=1, description="output cap priced (and sent upstream) when an x402 chat request sets none"
     )
     facilitator_url: str | None = Field(None, description="a remote facilitator; None settles in-process")
+    facilitator_key: SecretStr | None = Field(None, description="bearer token for the remote facilitator")
     public_settle: bool = Field(
         False, description="let anyone call POST /x402/settle (it spends the service's gas); else admins only"
     )

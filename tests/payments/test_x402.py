@@ -211,3 +211,45 @@ async def test_a_v1_client_pays_with_x_payment(gateway: Gateway) -> None:
     assert response.status_code == 200, response.text
     receipt = json.loads(base64.b64decode(response.headers["x-payment-response"]))
     assert receipt["success"] and "payment-response" not in response.headers
+
+
+async def test_the_official_v1_client_pays_on_a_chain_with_a_v1_name(tmp_path, mock_upstream) -> None:  # type: ignore[no-untyped-def]
+    """A node with Base Sepolia's chain id (84532), so v1's legacy network name applies: the official v1 scheme
+    reads the JSON body, signs, and pays with X-PAYMENT."""
+    from x402 import x402Client
+    from x402.http.utils import encode_payment_signature_header
+    from x402.mechanisms.evm.exact.v1.client import ExactEvmSchemeV1
+    from x402.schemas.v1 import PaymentRequiredV1
+
+    from cluster.app import create_app
+    from cluster.chain.devchain import DevChain
+    from cluster.settings import DevChainSettings
+    from tests.chain_fixtures import Node, free_port
+    from tests.payments.conftest import paid_settings
+    from tests.support import ServerThread
+
+    devchain = DevChain(tmp_path / "sepolia", DevChainSettings(port=free_port(), chain_id=84532))
+    deployment = await devchain.start()
+    try:
+        settings = paid_settings(tmp_path, Chain(Node(devchain.url, deployment, devchain)), mock_upstream)
+        client = x402Client()
+        client.register_v1("base-sepolia", ExactEvmSchemeV1(Account.from_key(dev_key(PAYER))))
+        client.set_spend_controls({"allowed_assets": [{"network": "base-sepolia", "asset": deployment.addresses.usdc}]})
+        with ServerThread(create_app(settings)) as server:
+            async with httpx_client(server.url) as http:
+                body = (await http.post(CHAT, json=BODY)).json()
+                required = PaymentRequiredV1.model_validate(body)
+                assert required.accepts[0].network == "base-sepolia"
+                payload = await client.create_payment_payload(required)
+                response = await http.post(CHAT, json=BODY, headers={"X-PAYMENT": encode_payment_signature_header(payload)})
+        assert response.status_code == 200, response.text
+        receipt = json.loads(base64.b64decode(response.headers["x-payment-response"]))
+        assert receipt["success"] and receipt["network"] == "eip155:84532"
+    finally:
+        devchain.stop()
+
+
+def httpx_client(url: str):  # type: ignore[no-untyped-def]
+    import httpx
+
+    return httpx.AsyncClient(base_url=url, timeout=30)

@@ -151,9 +151,10 @@ class LocalFacilitator:
 class RemoteFacilitator:
     """A facilitator elsewhere (``x402.facilitator_url``), over the spec's HTTP API."""
 
-    def __init__(self, url: str, network: str) -> None:
+    def __init__(self, url: str, network: str, key: str | None = None) -> None:
         self._url = url.rstrip("/")
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60), headers=headers)
         self.network = network
         self._supported: SupportedResponse | None = None
 
@@ -184,6 +185,8 @@ class RemoteFacilitator:
                 data=body.model_dump_json(by_alias=True, exclude_none=True),
                 headers={"content-type": "application/json"},
             ) as response:
+                if response.status != 200:
+                    raise ClusterError(f"the x402 facilitator at {self._url} answered {response.status}: {await response.text()}")
                 return await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ClusterError(f"the x402 facilitator at {self._url} failed: {error}") from error

@@ -55,7 +55,8 @@ class X402Service:
             raise ValueError("x402 needs x402.pay_to (or a treasury in chain.addresses)")
         facilitator: Facilitator
         if settings.facilitator_url:
-            facilitator = RemoteFacilitator(settings.facilitator_url, wire.caip2(chain.client.chain_id))
+            key = settings.facilitator_key.get_secret_value() if settings.facilitator_key else None
+            facilitator = RemoteFacilitator(settings.facilitator_url, wire.caip2(chain.client.chain_id), key)
         else:
             facilitator = LocalFacilitator(chain.client, usdc, safety_margin=settings.safety_margin)
         return cls(
