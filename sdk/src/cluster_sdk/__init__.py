@@ -18,6 +18,7 @@ from cluster_sdk._errors import (
     InternalServerError,
     NotFoundError,
     PayloadTooLargeError,
+    PaymentLimitError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
@@ -36,6 +37,7 @@ from cluster_sdk._types import (
     Usage,
     UsageReport,
 )
+from cluster_sdk._wallet import Wallet
 
 __version__ = "0.1.0"
 
@@ -62,9 +64,11 @@ __all__ = [
     "Model",
     "NotFoundError",
     "PayloadTooLargeError",
+    "PaymentLimitError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "RateLimitError",
     "Usage",
     "UsageReport",
+    "Wallet",
 ]

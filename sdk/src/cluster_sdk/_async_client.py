@@ -12,6 +12,7 @@ from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retr
 from cluster_sdk._errors import APIConnectionError
 from cluster_sdk._resources import Balances, Chain, Embeddings, Keys, Models, Usage
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
+from cluster_sdk._wallet import Wallet, amount_of
 
 
 class AsyncCluster:
@@ -29,7 +30,12 @@ class AsyncCluster:
         max_retries: int = 2,
         timeout: float | httpx.Timeout | None = None,
         http_client: httpx.AsyncClient | None = None,
+        wallet: str | Wallet | None = None,
+        max_payment: int | None = None,
+        max_total: int | None = None,
     ) -> None:
+        """``wallet``: a private key (or a ``Wallet``) that pays with x402 when the server answers 402;
+        ``max_payment`` / ``max_total`` cap one payment and all of them (micro-USDC)."""
         self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
         self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
         self.chat = _Chat(self)
@@ -39,21 +45,37 @@ class AsyncCluster:
         self.balance = Balances(self)
         self.usage = Usage(self)
         self.chain = Chain(self)
+        self.wallet = (
+            wallet
+            if isinstance(wallet, Wallet) or wallet is None
+            else Wallet(wallet, max_payment=max_payment, max_total=max_total)
+        )
 
     async def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False
     ) -> httpx.Response:
         url = self._config.base_url + path
+        payment: dict[str, str] = {}
         for attempt in range(self._config.max_retries + 1):
             last = attempt == self._config.max_retries
             try:
-                request = self._http.build_request(method, url, json=body, headers=self._config.headers())
+                headers = {**self._config.headers(), **payment}
+                request = self._http.build_request(method, url, json=body, headers=headers)
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 if last:
                     raise APIConnectionError(f"cannot reach {url}: {exc}") from exc
                 await asyncio.sleep(retry_delay(attempt, None))
                 continue
+            if response.status_code == 402 and self.wallet is not None and not payment:
+                payment = self.wallet.pay(response)  # PaymentLimitError when over the limits
+                await response.aclose()
+                request = self._http.build_request(method, url, json=body, headers={**headers, **payment})
+                response = await self._http.send(request, stream=stream)
+                if response.status_code == 402:
+                    self.wallet.refund(amount_of(payment))
+                else:
+                    self.wallet.note_receipt(response)
             if should_retry(response) and not last:
                 await response.aclose()
                 await asyncio.sleep(retry_delay(attempt, response))

@@ -46,6 +46,10 @@ class AuthenticationError(APIStatusError): ...
 class PaymentRequiredError(APIStatusError): ...
 
 
+class PaymentLimitError(ClusterSDKError):
+    """The wallet would not pay: the price is over ``max_payment`` or the client's ``max_total`` is spent."""
+
+
 class PermissionDeniedError(APIStatusError): ...
 
 
@@ -78,6 +82,9 @@ def error_for(status: int, body: Any) -> APIStatusError:
     if isinstance(error, dict):
         message = str(error.get("message") or f"HTTP {status}")
         fields = {"type": error.get("type"), "code": error.get("code"), "param": error.get("param")}
+    elif isinstance(error, str) and "x402Version" in body:  # x402's 402: the error is the spec's reason
+        message = f"payment required: {error}"
+        fields = {"type": "payment_required", "code": error}
     else:
         message = f"HTTP {status}: {str(body)[:200]}"
     cls = _BY_STATUS.get(status, InternalServerError if status >= 500 else APIStatusError)

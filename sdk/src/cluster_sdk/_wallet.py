@@ -1,0 +1,115 @@
+"""Paying with x402 from a wallet key: answer a 402 by signing a USDC ``TransferWithAuthorization`` (EIP-3009)
+for the price the server asked, within the client's limits. Needs ``eth-account`` (``cluster-sdk[wallet]``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from typing import Any
+
+import httpx
+
+from cluster_sdk._errors import PaymentLimitError
+
+_FIELDS = [
+    {"name": "from", "type": "address"},
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "validAfter", "type": "uint256"},
+    {"name": "validBefore", "type": "uint256"},
+    {"name": "nonce", "type": "bytes32"},
+]
+
+
+class Wallet:
+    """A key that pays per request. Amounts are USDC base units (micro-USDC: 1_000_000 = 1 USDC).
+
+    ``max_payment`` caps one request; ``max_total`` caps everything this client pays. Either refusal raises
+    ``PaymentLimitError`` before anything is signed.
+    """
+
+    def __init__(self, private_key: str, *, max_payment: int | None = None, max_total: int | None = None) -> None:
+        try:
+            from eth_account import Account
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise ImportError("paying with a wallet needs eth-account: pip install 'cluster-sdk[wallet]'") from error
+        self._account = Account.from_key(private_key)
+        self.max_payment = max_payment
+        self.max_total = max_total
+        self.spent = 0
+        self._lock = threading.Lock()
+        self.last_receipt: dict[str, Any] | None = None
+
+    @property
+    def address(self) -> str:
+        return str(self._account.address)
+
+    def pay(self, response: httpx.Response) -> dict[str, str]:
+        """The headers that pay what a 402 ``response`` asks; counts the amount as spent."""
+        header = response.headers.get("payment-required")
+        if header is None:
+            raise PaymentLimitError("the server asked for payment without x402 requirements")
+        required = json.loads(base64.b64decode(header))
+        accepts = next((a for a in required.get("accepts", []) if a.get("scheme") == "exact"), None)
+        if accepts is None:
+            raise PaymentLimitError("the server offers no x402 scheme this wallet can pay (exact)")
+        amount = int(accepts["amount"])
+        with self._lock:
+            if self.max_payment is not None and amount > self.max_payment:
+                raise PaymentLimitError(f"price {amount} is over max_payment {self.max_payment}")
+            if self.max_total is not None and self.spent + amount > self.max_total:
+                raise PaymentLimitError(f"paying {amount} would pass max_total {self.max_total} (spent {self.spent})")
+            self.spent += amount
+        payload = {"x402Version": 2, "payload": self._sign(accepts), "accepted": accepts}
+        if required.get("resource"):
+            payload["resource"] = required["resource"]
+        return {"PAYMENT-SIGNATURE": base64.b64encode(json.dumps(payload).encode()).decode()}
+
+    def refund(self, amount: int) -> None:
+        """A payment the server refused moved nothing: it does not count against ``max_total``."""
+        with self._lock:
+            self.spent -= amount
+
+    def note_receipt(self, response: httpx.Response) -> None:
+        header = response.headers.get("payment-response")
+        if header:
+            self.last_receipt = json.loads(base64.b64decode(header))
+
+    def _sign(self, accepts: dict[str, Any]) -> dict[str, Any]:
+        from eth_account import Account
+        from eth_account.messages import encode_typed_data
+
+        chain_id = int(str(accepts["network"]).removeprefix("eip155:"))
+        extra = accepts.get("extra") or {}
+        message = {
+            "from": self.address,
+            "to": accepts["payTo"],
+            "value": int(accepts["amount"]),
+            "validAfter": 0,
+            "validBefore": int(time.time()) + int(accepts.get("maxTimeoutSeconds", 300)),
+            "nonce": os.urandom(32),
+        }
+        domain = {
+            "name": extra.get("name", "USDC"),
+            "version": extra.get("version", "2"),
+            "chainId": chain_id,
+            "verifyingContract": accepts["asset"],
+        }
+        typed = encode_typed_data(
+            domain_data=domain, message_types={"TransferWithAuthorization": _FIELDS}, message_data=message
+        )
+        signature = Account.sign_message(typed, self._account.key).signature
+        authorization = {**message, "nonce": "0x" + message["nonce"].hex()}
+        return {
+            "authorization": {k: str(v) for k, v in authorization.items()},
+            "signature": "0x" + bytes(signature).hex(),
+        }
+
+
+def amount_of(headers: dict[str, str]) -> int:
+    """The amount a PAYMENT-SIGNATURE header authorizes (to release it from the budget if refused)."""
+    payload = json.loads(base64.b64decode(headers["PAYMENT-SIGNATURE"]))
+    return int(payload["payload"]["authorization"]["value"])
