@@ -34,14 +34,18 @@ class _Bearer:
 
 async def signed(gateway: Gateway, **change: object) -> tuple[PaymentPayload, PaymentRequirements]:
     accepts = await gateway.quote()
-    payload = PaymentPayload.model_validate(json.loads(base64.b64decode(sign_payment(gateway.chain, accepts, **change))))
+    payload = PaymentPayload.model_validate(
+        json.loads(base64.b64decode(sign_payment(gateway.chain, accepts, **change)))
+    )
     return payload, PaymentRequirements.model_validate(accepts)
 
 
 async def test_the_official_facilitator_client_verifies_and_settles_here(gateway: Gateway) -> None:
     facilitator = HTTPFacilitatorClient({"url": f"{gateway.url}/x402"})
     supported = await asyncio.to_thread(facilitator.get_supported)
-    assert {(k.x402_version, k.scheme, k.network) for k in supported.kinds} >= {(2, "exact", f"eip155:{gateway.chain.chain_id}")}
+    assert {(k.x402_version, k.scheme, k.network) for k in supported.kinds} >= {
+        (2, "exact", f"eip155:{gateway.chain.chain_id}")
+    }
     assert supported.signers["eip155:*"] == [dev_address(0)]
 
     payload, requirements = await signed(gateway)
@@ -49,15 +53,21 @@ async def test_the_official_facilitator_client_verifies_and_settles_here(gateway
     assert verdict.is_valid and verdict.payer == dev_address(PAYER)
     overpaid = requirements.model_copy(update={"amount": str(int(requirements.amount) - 1)})
     strict = await facilitator.verify(payload, overpaid)
-    assert (strict.is_valid, strict.invalid_reason) == (False, reasons.VALUE_MISMATCH), "the spec wants the exact amount"
+    assert (strict.is_valid, strict.invalid_reason) == (False, reasons.VALUE_MISMATCH), (
+        "the spec wants the exact amount"
+    )
 
     with pytest.raises(ValueError, match="401"):
         await facilitator.settle(payload, requirements)  # settling spends our gas: admins only
-    admin = HTTPFacilitatorClient(FacilitatorConfig(url=f"{gateway.url}/x402", auth_provider=_Bearer(gateway.admin_key)))
+    admin = HTTPFacilitatorClient(
+        FacilitatorConfig(url=f"{gateway.url}/x402", auth_provider=_Bearer(gateway.admin_key))
+    )
     before = await (await gateway.chain.contracts()).usdc.balance_of(requirements.pay_to)
     settled = await admin.settle(payload, requirements)
     assert settled.success and settled.transaction.startswith("0x")
-    assert await (await gateway.chain.contracts()).usdc.balance_of(requirements.pay_to) == before + int(requirements.amount)
+    assert await (await gateway.chain.contracts()).usdc.balance_of(requirements.pay_to) == before + int(
+        requirements.amount
+    )
     again = await admin.settle(payload, requirements)
     assert (again.success, again.error_reason) == (False, reasons.NONCE_ALREADY_USED)
     await facilitator.aclose()
@@ -76,7 +86,11 @@ async def test_a_gateway_can_use_another_as_its_remote_facilitator(
     gateway: Gateway, tmp_path: Path, chain: Chain, mock_upstream: MockUpstream
 ) -> None:
     settings = paid_settings(
-        tmp_path / "edge", chain, mock_upstream, facilitator_url=f"{gateway.url}/x402", facilitator_key=gateway.admin_key
+        tmp_path / "edge",
+        chain,
+        mock_upstream,
+        facilitator_url=f"{gateway.url}/x402",
+        facilitator_key=gateway.admin_key,
     )
     with ServerThread(create_app(settings)) as edge:
         edge_gateway = Gateway(edge.url, edge, gateway.admin_key, chain)

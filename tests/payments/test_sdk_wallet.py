@@ -32,7 +32,9 @@ async def test_the_sync_client_pays_and_keeps_the_receipt(gateway: Gateway) -> N
 
 async def test_the_async_client_pays_for_a_stream(gateway: Gateway) -> None:
     async with AsyncCluster(gateway.url, wallet=dev_key(PAYER)) as client:
-        chunks = [c async for c in await client.chat.completions.create(model="mock-model", messages=MESSAGES, stream=True)]
+        chunks = [
+            c async for c in await client.chat.completions.create(model="mock-model", messages=MESSAGES, stream=True)
+        ]
         assert chunks and client.wallet is not None and client.wallet.spent > 0
 
 

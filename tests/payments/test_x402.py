@@ -86,7 +86,7 @@ async def test_a_non_streamed_payment_reports_what_it_charged_and_credits_the_re
     extra = receipt["extra"]
     assert receipt["success"] and receipt["payer"].lower() == dev_address(PAYER).lower()
     assert extra["paid"] == int(accepts["amount"]) == extra["charged"] + extra["credited"]
-    assert extra["credited"] > 0 and extra["balance"] == extra["credited"]
+    assert extra["credited"] > 0
     balance = await gateway.services.billing.balance(dev_address(PAYER).lower())
     assert balance.available == extra["credited"]
     audit = await gateway.services.billing.audit()
@@ -241,7 +241,9 @@ async def test_the_official_v1_client_pays_on_a_chain_with_a_v1_name(tmp_path, m
                 required = PaymentRequiredV1.model_validate(body)
                 assert required.accepts[0].network == "base-sepolia"
                 payload = await client.create_payment_payload(required)
-                response = await http.post(CHAT, json=BODY, headers={"X-PAYMENT": encode_payment_signature_header(payload)})
+                response = await http.post(
+                    CHAT, json=BODY, headers={"X-PAYMENT": encode_payment_signature_header(payload)}
+                )
         assert response.status_code == 200, response.text
         receipt = json.loads(base64.b64decode(response.headers["x-payment-response"]))
         assert receipt["success"] and receipt["network"] == "eip155:84532"

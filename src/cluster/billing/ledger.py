@@ -65,8 +65,11 @@ class Ledger:
         self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._lanes: dict[str, _Lane] = {}
         self._drains: set[asyncio.Task[None]] = set()
+        self._ensured: set[str | None] = set()
 
     async def ensure_accounts(self, user_id: str | None = None) -> None:
+        if user_id in self._ensured:  # accounts are never deleted: once made, always there
+            return
         now = datetime.now(UTC)
         rows = [{"id": REVENUE, "kind": "revenue"}, {"id": EXTERNAL, "kind": "external"}]
         if user_id is not None:
@@ -78,6 +81,7 @@ class Ledger:
             table: Table = LedgerAccount.__table__  # type: ignore[assignment]
             stmt = insert_ignore(connection.dialect.name, table)
             await connection.execute(stmt, [{"balance": 0, "created_at": now, "user_id": None, **r} for r in rows])
+        self._ensured.add(user_id)
 
     async def post(self, posting: Posting, lane: str | None = None) -> bool:
         """Apply ``posting``; False when its key was used before or the hold it closes is no longer open.

@@ -42,8 +42,9 @@ class Receipt:
 
 
 class ChainClient:
-    def __init__(self, w3: AsyncWeb3[Any], chain_id: int, signer: Signer | None) -> None:
+    def __init__(self, w3: AsyncWeb3[Any], chain_id: int, signer: Signer | None, rpc_url: str = "") -> None:
         self.w3 = w3
+        self.rpc_url = rpc_url
         self.chain_id = chain_id
         self.signer = signer
 
@@ -59,7 +60,7 @@ class ChainClient:
         except BaseException:
             await w3.provider.disconnect()
             raise
-        return cls(w3, chain_id, Signer(w3, signer_key) if signer_key else None)
+        return cls(w3, chain_id, Signer(w3, signer_key) if signer_key else None, rpc_url)
 
     async def close(self) -> None:
         await self.w3.provider.disconnect()

@@ -52,12 +52,6 @@ class Usdc(_Bound):
     ) -> Receipt:
         return await self.client.transact(self._transfer_call(auth, signature), gas=gas)
 
-    async def simulate_transfer_with_authorization(
-        self, auth: TransferAuthorization, signature: bytes, sender: str
-    ) -> None:
-        """Dry-run the transfer as ``sender`` would submit it: raises ``TransactionReverted`` with USDC's reason."""
-        await self.client.call(self._transfer_call(auth, signature).call({"from": sender}))
-
     async def eip712_domain(self) -> tuple[str, str]:
         """The token's EIP-712 (name, version): what authorizations must be signed over."""
         return str(await self._read("name")), str(await self._read("version"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from eth_account import Account
@@ -52,3 +53,20 @@ class Signer:
                 self._next_nonce += 1
                 return bytes(tx_hash)
         raise AssertionError("unreachable")
+
+    async def send_raw(self, build: Callable[[int], bytes], submit: Callable[[bytes], Awaitable[Any]]) -> None:
+        """Build a signed raw transaction for the next nonce (``build(nonce)``) and ``submit`` it, sharing the
+        counter with ``send``; the same one retry on "nonce too low"."""
+        async with self._lock:
+            for attempt in (1, 2):
+                if self._next_nonce is None:
+                    self._next_nonce = await self._w3.eth.get_transaction_count(self.account.address, "pending")
+                try:
+                    await submit(build(self._next_nonce))
+                except Exception as error:
+                    self._next_nonce = None
+                    if attempt == 1 and "nonce too low" in str(error).lower():
+                        continue
+                    raise
+                self._next_nonce += 1
+                return

@@ -20,6 +20,8 @@ from x402.schemas import (
 from cluster.chain.client import ChainClient
 from cluster.chain.contracts import Usdc
 from cluster.chain.eip3009 import recover_authorization, usdc_domain
+from cluster.chain.rpc import JsonRpc
+from cluster.chain.transfers import Transfers
 from cluster.errors import ClusterError, TransactionReverted
 from cluster.payments import reasons
 from cluster.payments.wire import ExactPayload, MalformedPayment, caip2, chain_id_of, v1_network
@@ -49,9 +51,13 @@ class LocalFacilitator:
     """Verifies locally (checks, then the signature recovered in-process, then one simulated
     ``transferWithAuthorization``) and settles by sending that transfer from the service's signer."""
 
-    def __init__(self, client: ChainClient, usdc: Usdc, *, safety_margin: int) -> None:
+    def __init__(
+        self, client: ChainClient, usdc: Usdc, transfers: Transfers, rpc: JsonRpc, *, safety_margin: int
+    ) -> None:
         self._client = client
+        self._rpc = rpc
         self._usdc = usdc
+        self._transfers = transfers
         self._margin = safety_margin
         self.network = caip2(client.chain_id)
 
@@ -92,7 +98,7 @@ class LocalFacilitator:
             # An EOA's signature must recover to it; a smart wallet (ERC-1271) is judged by the simulation.
             return _invalid(reasons.INVALID_SIGNATURE, payer)
         try:
-            await self._usdc.simulate_transfer_with_authorization(exact.transfer, exact.signature_bytes, self._sender)
+            await self._transfers.simulate(exact.transfer, exact.signature_bytes, self._sender)
         except TransactionReverted as error:
             return _invalid(reasons.from_revert(error.reason), payer, error.reason)
         return VerifyResponse(is_valid=True, payer=payer)
@@ -101,9 +107,7 @@ class LocalFacilitator:
         exact = ExactPayload.parse(payload.payload)
         network = requirements.network
         try:
-            receipt = await self._usdc.transfer_with_authorization(
-                exact.transfer, exact.signature_bytes, gas=SETTLE_GAS
-            )
+            receipt = await self._transfers.submit(exact.transfer, exact.signature_bytes, gas=SETTLE_GAS)
         except TransactionReverted as error:
             return SettleResponse(
                 success=False,
@@ -125,7 +129,7 @@ class LocalFacilitator:
         return SettleResponse(
             success=True,
             payer=exact.authorization.from_,
-            transaction=receipt.tx_hash,
+            transaction=receipt["transactionHash"],
             network=network,
             amount=str(exact.authorization.value),
         )
@@ -137,15 +141,14 @@ class LocalFacilitator:
         return SupportedResponse(kinds=kinds, signers=signers)
 
     async def aclose(self) -> None:
-        return None
+        await self._rpc.aclose()
 
     @property
     def _sender(self) -> str:
         return self._client.signer.address if self._client.signer else self._usdc.address
 
     async def _is_contract(self, address: str) -> bool:
-        code = await self._client.call(self._client.w3.eth.get_code(self._client.w3.to_checksum_address(address)))
-        return len(code) > 0
+        return str(await self._rpc.call("eth_getCode", address, "latest")) not in ("0x", "0x0", "")
 
 
 class RemoteFacilitator:
@@ -186,7 +189,9 @@ class RemoteFacilitator:
                 headers={"content-type": "application/json"},
             ) as response:
                 if response.status != 200:
-                    raise ClusterError(f"the x402 facilitator at {self._url} answered {response.status}: {await response.text()}")
+                    raise ClusterError(
+                        f"the x402 facilitator at {self._url} answered {response.status}: {await response.text()}"
+                    )
                 return await response.json()
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ClusterError(f"the x402 facilitator at {self._url} failed: {error}") from error

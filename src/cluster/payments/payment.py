@@ -140,15 +140,13 @@ class X402Payment:
         charged = min(cost, paid)  # the price bounds the cost; never charge past what was paid
         service = self._service
         key = f"{service.chain_id}:{self._exact.payer}:{auth.nonce.lower()}"
-        await service.billing.record_x402(self._exact.payer, paid, charged, key, f"x402 {result.transaction}")
-        await service.mark(self._payment_id, "settled", tx_hash=result.transaction, cost=charged)
-        self.charged = charged
-        balance = await service.billing.balance(self._exact.payer)
-        receipt = result.model_copy(
-            update={
-                "extra": {"paid": paid, "charged": charged, "credited": paid - charged, "balance": balance.available}
-            }
+        # The money and the payment's record are independent writes: both must land, neither waits for the other.
+        await asyncio.gather(
+            service.billing.record_x402(self._exact.payer, paid, charged, key, f"x402 {result.transaction}"),
+            service.mark(self._payment_id, "settled", tx_hash=result.transaction, cost=charged),
         )
+        self.charged = charged
+        receipt = result.model_copy(update={"extra": {"paid": paid, "charged": charged, "credited": paid - charged}})
         self._receipt = wire.encode(receipt)
         name = wire.PAYMENT_RESPONSE if self._version == 2 else wire.X_PAYMENT_RESPONSE
         self._ctx.headers[name] = self._receipt

@@ -13,7 +13,9 @@ from x402.schemas import PaymentRequired, PaymentRequirements, ResourceInfo
 from x402.schemas.v1 import PaymentRequiredV1, PaymentRequirementsV1
 
 from cluster.billing import BillingService
+from cluster.chain.rpc import JsonRpc
 from cluster.chain.service import ChainService
+from cluster.chain.transfers import Transfers
 from cluster.db.engine import insert_ignore
 from cluster.errors import X402Required
 from cluster.payments import wire
@@ -58,7 +60,9 @@ class X402Service:
             key = settings.facilitator_key.get_secret_value() if settings.facilitator_key else None
             facilitator = RemoteFacilitator(settings.facilitator_url, wire.caip2(chain.client.chain_id), key)
         else:
-            facilitator = LocalFacilitator(chain.client, usdc, safety_margin=settings.safety_margin)
+            rpc = JsonRpc(chain.client.rpc_url)
+            transfers = Transfers(rpc, usdc.address, chain.client.chain_id, chain.client.signer)
+            facilitator = LocalFacilitator(chain.client, usdc, transfers, rpc, safety_margin=settings.safety_margin)
         return cls(
             settings,
             engine,
