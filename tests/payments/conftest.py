@@ -34,7 +34,10 @@ def paid_settings(tmp_path: Path, chain: Chain, upstream: MockUpstream, **x402: 
         tmp_path,
         auth={"required": True},
         providers=[mock_provider("up", upstream)],
-        models=[{"id": "mock-model", "input_price": 1_000_000, "output_price": 2_000_000}],
+        models=[
+            {"id": "mock-model", "input_price": 1_000_000, "output_price": 2_000_000},
+            {"id": "mock-embed", "task": "embedding", "input_price": 1_000_000},
+        ],
         chain={
             "rpc_url": chain.node.url,
             "chain_id": chain.chain_id,

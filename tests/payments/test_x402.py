@@ -255,3 +255,14 @@ def httpx_client(url: str):  # type: ignore[no-untyped-def]
     import httpx
 
     return httpx.AsyncClient(base_url=url, timeout=30)
+
+
+async def test_embeddings_are_paid_the_same_way(gateway: Gateway) -> None:
+    body = {"model": "mock-embed", "input": ["one", "two"]}
+    async with gateway.http() as http:
+        quote = await http.post("/v1/embeddings", json=body)
+        assert quote.status_code == 402
+        accepts = json.loads(base64.b64decode(quote.headers["payment-required"]))["accepts"][0]
+        response = await http.post("/v1/embeddings", json=body, headers={"PAYMENT-SIGNATURE": sign_payment(gateway.chain, accepts)})
+    assert response.status_code == 200, response.text
+    assert settle_response(response)["success"]

@@ -80,6 +80,8 @@ class BillingService:
     async def record_x402(self, payer: str, paid: int, cost: int, key: str, memo: str) -> None:
         """A settled x402 payment: ``paid`` came in on chain for a request that cost ``cost``; the rest stays on
         the payer's balance (its account is its address). Idempotent by ``key``."""
+        if paid == 0:
+            return
         await self.ledger.ensure_accounts(payer)
         legs = [
             (account, amount)

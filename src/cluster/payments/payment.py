@@ -53,6 +53,8 @@ class X402Payment:
 
     async def authorize(self, amount: int) -> None:
         service = self._service
+        if amount == 0:
+            return  # a free model costs nothing: there is nothing to pay
         if self._header is None:
             raise service.required(amount, self._resource, "Payment required: send an API key or an x402 payment")
         requirements = service.requirements(amount)
