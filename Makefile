@@ -30,6 +30,8 @@ bench: install
 	bash scripts/services.sh
 	$(BIN)/python bench/gateway_overhead.py --secured
 	$(BIN)/python bench/local_models.py
+	$(BIN)/python bench/chain.py
+	$(BIN)/python bench/x402_overhead.py
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache
