@@ -113,6 +113,16 @@ def spawn(
     return process
 
 
+def funded_admin_key(config: Path) -> str:
+    """The first admin's API key in ``config``'s database, with 1,000,000 USDC of balance."""
+    cli = [sys.executable, "-m", "cluster"]
+    init = subprocess.run([*cli, "admin", "init", "--config", str(config)], capture_output=True, text=True, check=True)
+    admin_id, key = init.stdout.split("admin user: ")[1].split()[0], init.stdout.strip().splitlines()[-1]
+    credit = [*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)]
+    subprocess.run(credit, check=True, capture_output=True)
+    return key
+
+
 def start_processes(
     tmp: Path,
     workers: int,
@@ -141,13 +151,7 @@ def start_processes(
         config = tmp / "secured.toml"
         config.write_text(SECURED_TOML.format(data=tmp / "secured", database=secured, port=mock_port))
         cli = [sys.executable, "-m", "cluster"]
-        init = subprocess.run(
-            [*cli, "admin", "init", "--config", str(config)], capture_output=True, text=True, check=True
-        )
-        admin_id, key = init.stdout.split("admin user: ")[1].split()[0], init.stdout.strip().splitlines()[-1]
-        subprocess.run(
-            [*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)], check=True, capture_output=True
-        )
+        key = funded_admin_key(config)
         serve = ["serve", "--port", str(secured_port), "--workers", str(workers), "--config", str(config)]
         process = spawn([*cli, *serve], tmp / "secured.log", env, started)
         wait(f"http://127.0.0.1:{secured_port}/health", process)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cluster.chain.contracts import TransferAuthorization
 from cluster.chain.devchain import dev_address, dev_key
 from cluster.chain.eip3009 import authorization_digest, recover_signer, sign_authorization, usdc_domain
-from gateway_overhead import free_port, spawn, wait
+from gateway_overhead import free_port, funded_admin_key, spawn, wait
 
 ROOT = Path(__file__).resolve().parent.parent
 PAYER = 5
@@ -161,13 +161,7 @@ def main() -> None:
             config = tmp / "cluster.toml"
             config.write_text(CONFIG.format(data=tmp / "data", port=mock_port, chain_port=free_port()))
             cli = [sys.executable, "-m", "cluster"]
-            init = subprocess.run(
-                [*cli, "admin", "init", "--config", str(config)], capture_output=True, text=True, check=True
-            )
-            admin_id, key = init.stdout.split("admin user: ")[1].split()[0], init.stdout.strip().splitlines()[-1]
-            subprocess.run(
-                [*cli, "credit", admin_id, "1000000", "bench", "--config", str(config)], check=True, capture_output=True
-            )
+            key = funded_admin_key(config)
             server = spawn(
                 [*cli, "serve", "--port", str(port), "--config", str(config)], tmp / "cluster.log", env, started
             )
