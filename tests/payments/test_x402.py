@@ -263,6 +263,8 @@ async def test_embeddings_are_paid_the_same_way(gateway: Gateway) -> None:
         quote = await http.post("/v1/embeddings", json=body)
         assert quote.status_code == 402
         accepts = json.loads(base64.b64decode(quote.headers["payment-required"]))["accepts"][0]
-        response = await http.post("/v1/embeddings", json=body, headers={"PAYMENT-SIGNATURE": sign_payment(gateway.chain, accepts)})
+        response = await http.post(
+            "/v1/embeddings", json=body, headers={"PAYMENT-SIGNATURE": sign_payment(gateway.chain, accepts)}
+        )
     assert response.status_code == 200, response.text
     assert settle_response(response)["success"]
