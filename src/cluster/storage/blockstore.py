@@ -1,0 +1,77 @@
+"""Where blocks live. ``Blockstore`` is the interface; ``FileBlockstore`` is the embedded default (one file per
+block under the data dir, written atomically). Reading a file back walks its UnixFS DAG, fetching only the
+leaves a byte range needs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from cluster.storage.cid import CID, DAG_PB
+from cluster.storage.unixfs import parse_links
+
+
+class BlockNotFound(KeyError):
+    pass
+
+
+class Blockstore(Protocol):
+    def put(self, cid: CID, block: bytes) -> bool:
+        """Store a block; False if it was already there."""
+
+    def get(self, cid: CID) -> bytes: ...
+
+    def has(self, cid: CID) -> bool: ...
+
+    def delete(self, cid: CID) -> None: ...
+
+
+class FileBlockstore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, cid: CID) -> Path:
+        name = str(cid)
+        return self.root / name[-2:] / name
+
+    def put(self, cid: CID, block: bytes) -> bool:
+        path = self._path(cid)
+        if path.exists():
+            return False
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(block)
+        tmp.replace(path)
+        return True
+
+    def get(self, cid: CID) -> bytes:
+        try:
+            return self._path(cid).read_bytes()
+        except FileNotFoundError:
+            raise BlockNotFound(str(cid)) from None
+
+    def has(self, cid: CID) -> bool:
+        return self._path(cid).exists()
+
+    def delete(self, cid: CID) -> None:
+        self._path(cid).unlink(missing_ok=True)
+
+
+def read_range(store: Blockstore, root: CID, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Bytes [start, end) of the file at ``root``, leaf by leaf, fetching only the leaves that overlap."""
+    block = store.get(root)
+    if root.codec != DAG_PB:
+        yield block[start:end]
+        return
+    offset = 0
+    for child, size in parse_links(block):
+        child_end = offset + size
+        if end is not None and offset >= end:
+            return
+        if child_end > start:
+            inner_end = None if end is None or end >= child_end else end - offset
+            yield from read_range(store, child, max(0, start - offset), inner_end)
+        offset = child_end
