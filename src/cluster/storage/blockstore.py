@@ -5,6 +5,7 @@ leaves a byte range needs."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -32,19 +33,29 @@ class FileBlockstore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._dirs: set[str] = set()
 
     def _path(self, cid: CID) -> Path:
         name = str(cid)
         return self.root / name[-2:] / name
 
     def put(self, cid: CID, block: bytes) -> bool:
-        path = self._path(cid)
-        if path.exists():
+        name = str(cid)
+        folder = os.path.join(self.root, name[-2:])
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
             return False
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(block)
-        tmp.replace(path)
+        if folder not in self._dirs:
+            os.makedirs(folder, exist_ok=True)
+            self._dirs.add(folder)
+        # Written under a temporary name and renamed: a crash never leaves a block with the wrong bytes.
+        tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, block)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
         return True
 
     def get(self, cid: CID) -> bytes:

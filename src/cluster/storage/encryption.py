@@ -53,13 +53,15 @@ class Encryptor:
         self._started = False
 
     def write(self, data: bytes | memoryview) -> bytes:
-        self._pending += data
         out = [] if self._started else [self.header]
         self._started = True
+        buffer = bytes(self._pending) + bytes(data) if self._pending else data
+        view, position, size = memoryview(buffer), 0, self._segment
         # Keep at least one byte back: the final segment is sealed differently, and only finish() knows it.
-        while len(self._pending) > self._segment:
-            out.append(self._seal(bytes(self._pending[: self._segment]), final=False))
-            del self._pending[: self._segment]
+        while len(view) - position > size:
+            out.append(self._seal(view[position : position + size], final=False))
+            position += size
+        self._pending = bytearray(view[position:])
         return b"".join(out)
 
     def finish(self) -> bytes:
@@ -69,7 +71,7 @@ class Encryptor:
         self._pending.clear()
         return head + tail
 
-    def _seal(self, plaintext: bytes, *, final: bool) -> bytes:
+    def _seal(self, plaintext: bytes | memoryview, *, final: bool) -> bytes:
         sealed = self._aead.encrypt(_nonce(self.header, self._index), plaintext, _aad(self.header, self._index, final))
         self._index += 1
         return sealed
