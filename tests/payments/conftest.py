@@ -29,9 +29,12 @@ CHAT = "/v1/chat/completions"
 BODY = {"model": "mock-model", "messages": [{"role": "user", "content": "Pay per request"}]}
 
 
-def paid_settings(tmp_path: Path, chain: Chain, upstream: MockUpstream, **x402: Any) -> Settings:
+def paid_settings(
+    tmp_path: Path, chain: Chain, upstream: MockUpstream, database_url: str | None = None, **x402: Any
+) -> Settings:
     return make_settings(
         tmp_path,
+        database_url=database_url,
         auth={"required": True},
         providers=[mock_provider("up", upstream)],
         models=[
@@ -75,7 +78,16 @@ class Gateway:
 
 @pytest.fixture
 def gateway(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream) -> Iterator[Gateway]:
-    settings = paid_settings(tmp_path, chain, mock_upstream)
+    yield from _serve(paid_settings(tmp_path, chain, mock_upstream), chain)
+
+
+@pytest.fixture
+def pg_gateway(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream, postgres_url: str) -> Iterator[Gateway]:
+    """The same gateway on PostgreSQL (where the claim is a unique index shared by every process)."""
+    yield from _serve(paid_settings(tmp_path, chain, mock_upstream, postgres_url), chain)
+
+
+def _serve(settings: Settings, chain: Chain) -> Iterator[Gateway]:
     import asyncio
 
     _, admin_key = asyncio.run(bootstrap_admin(settings))

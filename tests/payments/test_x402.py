@@ -12,6 +12,7 @@ from eth_account import Account
 from sqlalchemy import select
 
 from cluster.chain.devchain import dev_address, dev_key
+from cluster.db import make_engine
 from cluster.payments import reasons
 from cluster.payments.models import X402PaymentRow
 from tests.chain_fixtures import Chain
@@ -23,8 +24,13 @@ async def usdc_balance(chain: Chain, account: str) -> int:
 
 
 async def payments(gateway: Gateway) -> list[X402PaymentRow]:
-    async with gateway.services.engine.connect() as connection:
-        return list((await connection.execute(select(X402PaymentRow))).all())  # type: ignore[arg-type]
+    """The server's payment records, read on this test's own connection (the server runs its own loop)."""
+    engine = make_engine(gateway.services.settings.resolved_database_url)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(select(X402PaymentRow))).all())  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
 
 
 async def test_no_key_and_no_payment_gets_402_with_the_price(gateway: Gateway) -> None:
@@ -104,6 +110,15 @@ async def test_replaying_a_payment_is_refused(gateway: Gateway) -> None:
 
 
 async def test_fifty_concurrent_requests_on_one_authorization_are_served_once(gateway: Gateway) -> None:
+    await served_once(gateway)
+
+
+@pytest.mark.postgres
+async def test_fifty_concurrent_requests_are_served_once_on_postgresql(pg_gateway: Gateway) -> None:
+    await served_once(pg_gateway)
+
+
+async def served_once(gateway: Gateway) -> None:
     header = sign_payment(gateway.chain, await gateway.quote())
     before = await usdc_balance(gateway.chain, dev_address(PAYER))
     async with gateway.http() as http:
