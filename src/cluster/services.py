@@ -18,12 +18,16 @@ from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
 from cluster.gateway.service import InferenceService
+from cluster.marketplace.service import Marketplace
+from cluster.marketplace.wallets import Wallets
 from cluster.metering import RequestLogWriter
 from cluster.metering.usage import UsageService
 from cluster.payments.service import X402Service
 from cluster.periodic import every
 from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import Settings
+from cluster.storage.blockstore import FileBlockstore
+from cluster.storage.encryption import KeyWrapper
 
 
 @dataclass
@@ -39,6 +43,7 @@ class Services:
     tasks: list[asyncio.Task[None]]
     chain: ChainService | None = None
     x402: X402Service | None = None
+    marketplace: Marketplace | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -77,9 +82,18 @@ class Services:
         limiter = RateLimiter(counters, fail_open=settings.limits.fail_open)
         tasks = [asyncio.create_task(every(5.0, auth.flush_last_used), name="keys-last-used")]
         services = cls(settings, engine, request_log, inference, auth, billing, limiter, UsageService(engine), tasks)
+        services.marketplace = Marketplace(
+            engine,
+            settings.storage,
+            FileBlockstore(settings.data_dir / "blocks"),
+            _master_keys(settings),
+            Wallets(engine),
+            None,
+        )
         if settings.chain.enabled:
             try:
                 services.chain = await ChainService.start(settings, engine, billing)
+                services.marketplace.attach_chain(services.chain)
                 if settings.x402.enabled:
                     services.x402 = await X402Service.start(settings.x402, engine, billing, services.chain)
             except BaseException:
@@ -103,3 +117,14 @@ class Services:
         for provider in self.inference.router.providers():
             await provider.aclose()
         await self.engine.dispose()
+
+
+def _master_keys(settings: Settings) -> KeyWrapper:
+    """The configured master keys (base64), or one generated beside the data on first start."""
+    import base64
+
+    storage = settings.storage
+    if storage.master_keys:
+        keys = {kid: base64.b64decode(key.get_secret_value()) for kid, key in storage.master_keys.items()}
+        return KeyWrapper(keys, storage.current_master or sorted(keys)[-1])
+    return KeyWrapper({"local": load_or_create_secret(settings.data_dir / "master_key")}, "local")

@@ -212,6 +212,18 @@ class X402Settings(BaseModel):
     )
 
 
+class StorageSettings(BaseModel):
+    """Where dataset blocks live and the keys that seal them."""
+
+    backend: Literal["embedded"] = Field("embedded", description="the embedded blockstore under <data_dir>/blocks")
+    max_upload_bytes: int = Field(100 * 1024**3, ge=1, description="largest dataset upload")
+    master_keys: dict[str, SecretStr] = Field(
+        {}, description="id -> base64 32-byte key wrapping dataset keys; default: generated into <data_dir>/master_key"
+    )
+    current_master: str | None = Field(None, description="which master key wraps new dataset keys")
+    preview_rows: int = Field(5, ge=0, description="rows (or file names) a signed-in user may preview")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
@@ -226,6 +238,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     chain: ChainSettings = ChainSettings()
     x402: X402Settings = X402Settings()
+    storage: StorageSettings = StorageSettings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

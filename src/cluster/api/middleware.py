@@ -12,12 +12,22 @@ class BodyLimit:
     """413 for request bodies over ``max_bytes``: at once from ``content-length``; a body sent without a
     length is read up to the limit first, then replayed to the app."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, uploads: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads or {}  # path prefix -> its own limit (dataset uploads are large)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = next((v for prefix, v in self.uploads.items() if scope["path"].startswith(prefix)), self.max_bytes)
+        if limit != self.max_bytes:
+            # An upload streams to disk in the app; only its declared length is checked here.
+            length = _content_length(scope)
+            if length is not None and length > limit:
+                await self._refuse(scope, receive, send)
+                return
             await self.app(scope, receive, send)
             return
         length = _content_length(scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,8 @@ from web3.logs import DISCARD
 
 from cluster.chain.client import ChainClient, Receipt
 from cluster.settings import ContractAddresses
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
 
 def events_in(contract: AsyncContract, name: str, receipt: Receipt) -> list[Any]:
@@ -26,10 +29,15 @@ class _Bound:
         self.contract: AsyncContract = client.contract(self.artifact, self.address)
 
     async def _read(self, name: str, *args: Any) -> Any:
-        return await self.client.call(self.contract.functions[name](*args).call())
+        return await self.client.call(self.contract.functions[name](*self._args(args)).call())
 
     async def _send(self, name: str, *args: Any, value: int = 0, gas: int | None = None) -> Receipt:
-        return await self.client.transact(self.contract.functions[name](*args), value=value, gas=gas)
+        function = self.contract.functions[name](*self._args(args))
+        return await self.client.transact(function, value=value, gas=gas)
+
+    def _args(self, args: tuple[Any, ...]) -> list[Any]:
+        """Addresses in any case (the database keeps them lower-case); web3 wants them checksummed."""
+        return [self.client.w3.to_checksum_address(a) if isinstance(a, str) and _ADDRESS.match(a) else a for a in args]
 
 
 class Usdc(_Bound):

@@ -25,6 +25,7 @@ class Stored:
     stored_size: int  # encrypted bytes
     sha256: str  # of the plaintext
     header: bytes  # the CDE1 header (its nonce prefix), needed to decrypt ranges
+    added: tuple[CID, ...] = ()  # blocks this upload created (to remove if a later step fails)
 
 
 def store_encrypted(source: Iterable[bytes], store: Blockstore, key: bytes) -> Stored:
@@ -71,4 +72,4 @@ def store_encrypted(source: Iterable[bytes], store: Blockstore, key: bytes) -> S
             store.delete(cid)
         raise
     assert len(encryptor.header) == HEADER
-    return Stored(root.cid, size, stored, digest.hexdigest(), encryptor.header)
+    return Stored(root.cid, size, stored, digest.hexdigest(), encryptor.header, tuple(added))

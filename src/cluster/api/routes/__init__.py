@@ -1,4 +1,4 @@
-from cluster.api.routes import accounts, chain, chat, embeddings, health, keys, models, x402
+from cluster.api.routes import accounts, chain, chat, datasets, embeddings, health, keys, models, x402
 
 routers = [
     health.router,
@@ -9,6 +9,7 @@ routers = [
     accounts.router,
     chain.router,
     x402.router,
+    datasets.router,
 ]
 
 __all__ = ["routers"]

@@ -1,0 +1,159 @@
+"""The marketplace API: upload and list datasets, read them at the caller's access level, link wallets,
+and creators' earnings."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.responses import Response, StreamingResponse
+
+from cluster.api.access import principal
+from cluster.api.deps import Reader, ServicesDep, Writer, get_services
+from cluster.auth import Principal, Scope
+from cluster.errors import InvalidRequest, ServiceUnavailable
+from cluster.marketplace.protocol import (
+    DatasetCreate,
+    DatasetList,
+    DatasetObject,
+    DatasetUpdate,
+    Earnings,
+    PreviewObject,
+    WalletLink,
+    WalletObject,
+)
+from cluster.marketplace.service import Marketplace
+from cluster.services import Services
+
+router = APIRouter(prefix="/v1", tags=["marketplace"])
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+UPLOAD_PIECE = 1 << 20
+
+
+async def _optional_caller(request: Request) -> Principal | None:
+    """Public endpoints: a caller if a key was sent (so their level can be higher), else anonymous."""
+    if request.headers.get("authorization") is None:
+        return None
+    return await principal(get_services(request), request, Scope.READ)
+
+
+Caller = Annotated[Principal | None, Depends(_optional_caller)]
+
+
+def _market(services: Services) -> Marketplace:
+    if services.marketplace is None:
+        raise ServiceUnavailable("the marketplace needs the chain layer (chain.enabled)")
+    return services.marketplace
+
+
+@router.post("/datasets", response_model=DatasetObject, status_code=201)
+async def create_dataset(request: Request, caller: Writer, services: ServicesDep) -> DatasetObject:
+    """Multipart: ``file`` plus the listing fields (name, slug, price, category, license, description, wallet,
+    optional format). The file is spooled to disk as it arrives, never held whole in memory."""
+    market = _market(services)
+    form = await request.form(max_files=1, max_fields=20)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise InvalidRequest("send the dataset as the multipart field `file`", param="file")
+    try:
+        fields = DatasetCreate.model_validate({k: v for k, v in form.items() if k != "file"})
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise InvalidRequest(f"{first['msg']} (at '{first['loc'][0]}')", param=str(first["loc"][0])) from None
+    folder = services.settings.data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=folder, suffix=".upload") as spool:
+        while piece := await upload.read(UPLOAD_PIECE):
+            spool.write(piece)
+        spool.flush()
+        await upload.close()
+        return await market.create(caller, _path(spool.name), upload.filename or "upload", fields)
+
+
+@router.get("/datasets", response_model=DatasetList)
+async def browse(
+    caller: Caller,
+    services: ServicesDep,
+    category: str | None = None,
+    q: str | None = None,
+    sort: str = Query("newest", pattern="^(newest|price|name)$"),
+    limit: int = Query(20, ge=1, le=100),
+    offset: int = Query(0, ge=0),
+) -> DatasetList:
+    return await _market(services).browse(caller, category, q, sort, limit, offset)
+
+
+@router.get("/datasets/{slug}", response_model=DatasetObject)
+async def describe(slug: str, caller: Caller, services: ServicesDep) -> DatasetObject:
+    return await _market(services).describe(slug, caller)
+
+
+@router.patch("/datasets/{slug}", response_model=DatasetObject)
+async def edit(slug: str, change: DatasetUpdate, caller: Writer, services: ServicesDep) -> DatasetObject:
+    return await _market(services).update(slug, caller, change)
+
+
+@router.get("/datasets/{slug}/preview", response_model=PreviewObject)
+async def preview(slug: str, caller: Caller, services: ServicesDep) -> PreviewObject:
+    return await _market(services).preview(slug, caller)
+
+
+@router.get("/datasets/{slug}/download")
+async def download(slug: str, request: Request, caller: Caller, services: ServicesDep) -> Response:
+    """The dataset's bytes, exactly as uploaded; ``Range: bytes=a-b`` gives 206 with that slice."""
+    market = _market(services)
+    described = await market.describe(slug, caller)
+    start, end, status = 0, described.size, 200
+    if (wanted := request.headers.get("range")) is not None:
+        start, end = _range(wanted, described.size)
+        status = 206
+    row, body = await market.download(slug, caller, start, end)
+    headers = {
+        "content-length": str(end - start),
+        "accept-ranges": "bytes",
+        "content-disposition": f'attachment; filename="{row.slug}.{row.format}"',
+        "x-content-sha256": row.sha256,
+    }
+    if status == 206:
+        headers["content-range"] = f"bytes {start}-{end - 1}/{row.size}"
+    return StreamingResponse(body, status_code=status, media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/wallets", response_model=WalletObject, status_code=201)
+async def link_wallet(body: WalletLink, caller: Writer, services: ServicesDep) -> WalletObject:
+    """Link a wallet to your account by signing ``link_message`` (EIP-191) with it."""
+    return await _market(services).wallets.link(caller.user_id, body)
+
+
+@router.get("/wallets", response_model=list[str])
+async def wallets(caller: Reader, services: ServicesDep) -> list[str]:
+    return await _market(services).wallets.of(caller.user_id)
+
+
+@router.get("/creators/me/earnings", response_model=Earnings)
+async def earnings(caller: Reader, services: ServicesDep) -> Earnings:
+    return await _market(services).earnings(caller)
+
+
+def _range(header: str, size: int) -> tuple[int, int]:
+    match = _RANGE.match(header.strip())
+    if match is None or match.groups() == ("", ""):
+        raise InvalidRequest("only a single `bytes=start-end` range is supported", param="range")
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size
+    else:
+        start, end = int(first), min(size, int(last) + 1) if last else size
+    if start >= size or start >= end:
+        raise InvalidRequest(f"range not satisfiable for {size} bytes", param="range", code="range_not_satisfiable")
+    return start, end
+
+
+def _path(name: str) -> Any:
+    from pathlib import Path
+
+    return Path(name)

@@ -1,0 +1,48 @@
+"""A dataset's listing, where its sealed content is, and the key that opens it (wrapped); and which wallets
+belong to which account (proved by signature), which is how access on chain becomes access here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cluster.db.base import Base
+
+
+class DatasetRow(Base):
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(16), index=True)
+    license: Mapped[str] = mapped_column(String(64))
+    format: Mapped[str] = mapped_column(String(16))
+    price: Mapped[int] = mapped_column(BigInteger)
+    creator_id: Mapped[str] = mapped_column(String(64), index=True)
+    creator_wallet: Mapped[str] = mapped_column(String(42))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON)
+    preview: Mapped[list[Any]] = mapped_column(JSON)
+    content_cid: Mapped[str] = mapped_column(String(100))
+    metadata_cid: Mapped[str] = mapped_column(String(100))
+    header: Mapped[str] = mapped_column(String(64), doc="the CDE1 header, hex")
+    master_id: Mapped[str] = mapped_column(String(64))
+    wrapped_key: Mapped[str] = mapped_column(String(200), doc="hex")
+    chain_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    token_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    listed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WalletRow(Base):
+    __tablename__ = "wallets"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True, doc="lower-case")
+    user_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,338 @@
+"""Datasets from upload to download: validate, encrypt + content-address + store (one pass, off the loop),
+publish the listing metadata under its own CID, mint the NFT to the creator's wallet with the slug and price;
+then serve each caller at the access level the chain gives them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cluster.auth import Principal
+from cluster.chain.models import ChainPurchase
+from cluster.chain.service import ChainService
+from cluster.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, Unauthorized
+from cluster.marketplace.formats import detect, inspect
+from cluster.marketplace.models import DatasetRow
+from cluster.marketplace.protocol import (
+    Access,
+    DatasetCreate,
+    DatasetEarnings,
+    DatasetList,
+    DatasetObject,
+    DatasetUpdate,
+    Earnings,
+    PreviewObject,
+)
+from cluster.marketplace.wallets import Wallets
+from cluster.settings import StorageSettings
+from cluster.storage.blockstore import Blockstore, read_range
+from cluster.storage.cid import CID
+from cluster.storage.encryption import KeyWrapper, decrypt_segments, new_key, segment_span
+from cluster.storage.pipeline import store_encrypted
+from cluster.storage.unixfs import UnixfsBuilder
+
+READ_PIECE = 1 << 20
+_SORTS: dict[str, Any] = {
+    "newest": DatasetRow.created_at.desc(),
+    "price": DatasetRow.price.asc(),
+    "name": DatasetRow.name.asc(),
+}
+
+
+class Marketplace:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: StorageSettings,
+        store: Blockstore,
+        keys: KeyWrapper,
+        wallets: Wallets,
+        chain: ChainService | None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self.store = store
+        self._keys = keys
+        self.wallets = wallets
+        self._chain = chain
+
+    def attach_chain(self, chain: ChainService) -> None:
+        self._chain = chain
+
+    # -- publishing ---------------------------------------------------------------------------------------
+    async def create(self, creator: Principal, upload: Path, filename: str, fields: DatasetCreate) -> DatasetObject:
+        chain = self._need_chain()
+        if await self._find(fields.slug) is not None or await chain.contracts.registry.id_of(fields.slug):
+            raise Conflict(f"the slug {fields.slug!r} is taken", param="slug")
+        fmt = detect(filename, fields.format)
+        stats, preview = await asyncio.to_thread(inspect, upload, fmt, self._settings.preview_rows)
+        dataset_id, key = f"ds_{uuid.uuid4().hex[:20]}", new_key()
+        stored = await asyncio.to_thread(store_encrypted, _chunks(upload), self.store, key)
+        added = list(stored.added)
+        try:
+            metadata = {
+                "name": fields.name,
+                "description": fields.description,
+                "category": fields.category,
+                "license": fields.license,
+                "format": fmt,
+                "stats": stats,
+                "content": {"cid": str(stored.cid), "encryption": "CDE1 (AES-256-GCM)", "sha256": stored.sha256},
+                "preview": {"rows": len(preview), "access": "signed-in users"},
+            }
+            metadata_cid = await asyncio.to_thread(self._put_file, json.dumps(metadata, sort_keys=True).encode(), added)
+            master_id, wrapped = self._keys.wrap(key, dataset_id)
+            token_id, _ = await chain.contracts.registry.register(
+                fields.wallet, fields.slug, str(metadata_cid), fields.price
+            )
+        except BaseException:
+            for cid in added:  # nothing half-stored: the blocks go again if listing fails
+                self.store.delete(cid)
+            raise
+        row = {
+            "id": dataset_id,
+            "slug": fields.slug,
+            "name": fields.name,
+            "description": fields.description,
+            "category": fields.category,
+            "license": fields.license,
+            "format": fmt,
+            "price": fields.price,
+            "creator_id": creator.user_id,
+            "creator_wallet": fields.wallet.lower(),
+            "size": stored.size,
+            "sha256": stored.sha256,
+            "stats": stats,
+            "preview": preview,
+            "content_cid": str(stored.cid),
+            "metadata_cid": str(metadata_cid),
+            "header": stored.header.hex(),
+            "master_id": master_id,
+            "wrapped_key": wrapped.hex(),
+            "chain_id": chain.client.chain_id,
+            "token_id": token_id,
+            "listed": True,
+            "created_at": datetime.now(UTC),
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(DatasetRow).values(**row))
+        return await self.describe(fields.slug, creator)
+
+    def _put_file(self, data: bytes, added: list[CID]) -> CID:
+        def put(cid: CID, block: bytes) -> None:
+            if self.store.put(cid, block):
+                added.append(cid)
+
+        builder = UnixfsBuilder(put)
+        builder.write(data)
+        return builder.finish().cid
+
+    async def update(self, slug: str, caller: Principal, change: DatasetUpdate) -> DatasetObject:
+        row = await self._get(slug)
+        if await self.access(row, caller) < Access.FULL:
+            raise PermissionDenied(
+                "only the creator or the current holder may edit a dataset", code="insufficient_access"
+            )
+        values = change.model_dump(exclude_none=True)
+        if values:
+            async with self._engine.begin() as connection:
+                await connection.execute(update(DatasetRow).where(DatasetRow.id == row.id).values(**values))
+        return await self.describe(slug, caller)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    async def describe(self, slug: str, caller: Principal | None) -> DatasetObject:
+        row = await self._get(slug)
+        level = await self.access(row, caller)
+        if not row.listed and level < Access.FULL:
+            raise NotFound(f"no dataset {slug!r}")
+        return _object(row, level)
+
+    async def browse(
+        self, caller: Principal | None, category: str | None, q: str | None, sort: str, limit: int, offset: int
+    ) -> DatasetList:
+        query = select(DatasetRow).where(DatasetRow.listed.is_(True))
+        if category:
+            query = query.where(DatasetRow.category == category)
+        if q:
+            pattern = f"%{q.lower()}%"
+            query = query.where(
+                or_(func.lower(DatasetRow.name).like(pattern), func.lower(DatasetRow.description).like(pattern))
+            )
+        async with self._engine.connect() as connection:
+            total = (await connection.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+            rows = (
+                await connection.execute(query.order_by(_SORTS.get(sort, _SORTS["newest"])).limit(limit).offset(offset))
+            ).all()
+        data = [_object(row, Access.PUBLIC) for row in rows]  # per-caller levels: GET one dataset
+        return DatasetList(data=data, total=total, has_more=offset + len(data) < total)
+
+    async def preview(self, slug: str, caller: Principal | None) -> PreviewObject:
+        row = await self._get(slug)
+        await self._require(row, caller, Access.PREVIEW)
+        return PreviewObject(slug=row.slug, format=row.format, rows=row.preview)
+
+    async def download(
+        self, slug: str, caller: Principal | None, start: int = 0, end: int | None = None
+    ) -> tuple[DatasetRow, AsyncIterator[bytes]]:
+        """The plaintext bytes [start, end), decrypted as they are read; access checked first."""
+        row = await self._get(slug)
+        await self._require(row, caller, Access.DOWNLOAD)
+        end = row.size if end is None else end
+        key = self._keys.unwrap(row.master_id, bytes.fromhex(row.wrapped_key), row.id)
+        return row, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
+
+    async def access(self, row: DatasetRow, caller: Principal | None) -> Access:
+        """Checked against the chain on every request: the NFT's holder now, and purchases now."""
+        if caller is None:
+            return Access.PUBLIC
+        if caller.user_id == row.creator_id:
+            return Access.FULL
+        wallets = await self.wallets.of(caller.user_id)
+        if not wallets or row.token_id is None:
+            return Access.PREVIEW
+        contracts = self._need_chain().contracts
+        if (await contracts.nft.owner_of(row.token_id)).lower() in wallets:
+            return Access.FULL
+        owned = await asyncio.gather(*(contracts.router.has_access(w, row.token_id) for w in wallets))
+        return Access.DOWNLOAD if any(owned) else Access.PREVIEW
+
+    async def earnings(self, caller: Principal) -> Earnings:
+        wallets = await self.wallets.of(caller.user_id)
+        chain_id = self._need_chain().client.chain_id
+        async with self._engine.connect() as connection:
+            purchases = (
+                await connection.execute(
+                    select(ChainPurchase).where(
+                        ChainPurchase.chain_id == chain_id,
+                        or_(
+                            func.lower(ChainPurchase.beneficiary).in_(wallets),
+                            func.lower(ChainPurchase.referrer).in_(wallets),
+                        ),
+                    )
+                )
+            ).all()
+            slugs = dict((await connection.execute(select(DatasetRow.token_id, DatasetRow.slug))).tuples().all())
+        per: dict[int, dict[str, Any]] = {}
+        referrals = referral_received = 0
+        for purchase in purchases:
+            if purchase.beneficiary.lower() in wallets:
+                entry = per.setdefault(purchase.dataset_id, {"sales": 0, "buyers": set(), "received": 0})
+                entry["sales"] += 1
+                entry["buyers"].add(purchase.buyer.lower())
+                entry["received"] += purchase.creator_amount
+            if purchase.referrer.lower() in wallets:
+                referrals += 1
+                referral_received += purchase.referrer_amount
+        datasets = [
+            DatasetEarnings(
+                slug=slugs.get(token_id, f"token-{token_id}"),
+                token_id=token_id,
+                sales=e["sales"],
+                buyers=len(e["buyers"]),
+                received=e["received"],
+            )
+            for token_id, e in sorted(per.items())
+        ]
+        return Earnings(
+            wallets=wallets,
+            datasets=datasets,
+            total_received=sum(d.received for d in datasets),
+            referrals=referrals,
+            referral_received=referral_received,
+        )
+
+    # -- internals ----------------------------------------------------------------------------------------
+    async def _require(self, row: DatasetRow, caller: Principal | None, level: Access) -> None:
+        have = await self.access(row, caller)
+        if have >= level:
+            return
+        if caller is None:
+            raise Unauthorized(f"{level.name.lower()} access needs an API key")
+        needs = {Access.DOWNLOAD: "buy it with a wallet linked to your account (POST /v1/wallets)"}.get(level, "")
+        raise PermissionDenied(
+            f"{level.name.lower()} access is refused for {row.slug!r}: {needs}".rstrip(": "), code="insufficient_access"
+        )
+
+    async def _find(self, slug: str) -> DatasetRow | None:
+        async with self._engine.connect() as connection:
+            return (await connection.execute(select(DatasetRow).where(DatasetRow.slug == slug))).one_or_none()  # type: ignore[return-value]
+
+    async def _get(self, slug: str) -> DatasetRow:
+        row = await self._find(slug)
+        if row is None:
+            raise NotFound(f"no dataset {slug!r}")
+        return row
+
+    def _need_chain(self) -> ChainService:
+        if self._chain is None:
+            raise ServiceUnavailable("the marketplace needs the chain layer (chain.enabled)")
+        return self._chain
+
+
+def _object(row: Any, level: Access) -> DatasetObject:
+    """``row``: a ``datasets`` row (read through Core, so a Row with the model's attributes)."""
+    return DatasetObject(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        description=row.description,
+        category=row.category,
+        license=row.license,
+        format=row.format,
+        price=row.price,
+        creator_wallet=row.creator_wallet,
+        size=row.size,
+        sha256=row.sha256,
+        stats=row.stats,
+        content_cid=row.content_cid,
+        metadata_cid=row.metadata_cid,
+        token_uri=f"ipfs://{row.metadata_cid}",
+        chain_id=row.chain_id,
+        token_id=row.token_id,
+        listed=row.listed,
+        created_at=int(row.created_at.timestamp()),
+        access=level.name.lower(),
+    )
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        while piece := handle.read(READ_PIECE):
+            yield piece
+
+
+def _plaintext(store: Blockstore, row: DatasetRow, key: bytes, start: int, end: int) -> Iterator[bytes]:
+    if end <= start:
+        return
+    header = bytes.fromhex(row.header)
+    first, lo, hi = segment_span(header, row.size, start, end)
+    segment_size = int.from_bytes(header[4:8], "big")
+    skip, remaining = start - first * segment_size, end - start
+    sealed = read_range(store, CID.parse(row.content_cid), lo, hi)
+    for plain in decrypt_segments(key, header, sealed, first=first, plain_size=row.size):
+        piece = plain[skip : skip + remaining]
+        skip = max(0, skip - len(plain))
+        remaining -= len(piece)
+        if piece:
+            yield piece
+        if remaining <= 0:
+            return
+
+
+async def _in_thread(make: Any) -> AsyncIterator[bytes]:
+    """Drive a blocking byte iterator (block reads + decryption) from a worker thread, a piece at a time."""
+    iterator = await asyncio.to_thread(make)
+    done = object()
+    while True:
+        piece = await asyncio.to_thread(next, iterator, done)
+        if piece is done:
+            return
+        yield piece  # type: ignore[misc]

@@ -1,0 +1,151 @@
+"""Upload → mint → buy → download, at the four access levels, against the chain."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+from cluster.chain.devchain import dev_address
+from cluster.storage.blockstore import read_range
+from cluster.storage.cid import CID
+from tests.marketplace.conftest import Market
+
+CREATOR, BUYER, REFERRER, STRANGER, NEW_HOLDER = 2, 3, 4, 5, 6
+ROWS = b"".join(json.dumps({"station": i % 50, "t": i, "temp": 20 + i % 7}).encode() + b"\n" for i in range(40_000))
+PRICE = 2_500_000
+
+
+async def test_upload_mint_buy_download_and_the_access_levels(market: Market) -> None:
+    creator, buyer, stranger = await market.user(CREATOR), await market.user(BUYER), await market.user(STRANGER)
+    created = await market.upload(creator, ROWS)
+    assert created.status_code == 201, created.text
+    dataset = created.json()
+    assert dataset["access"] == "full" and dataset["stats"]["rows"] == 40_000
+    assert dataset["stats"]["schema"] == {"station": "int", "t": "int", "temp": "int"}
+    assert dataset["sha256"] == hashlib.sha256(ROWS).hexdigest() and dataset["size"] == len(ROWS)
+
+    # Minted to the creator's wallet, tokenURI = the metadata's CID, which names the content's CID.
+    contracts = await market.chain.contracts()
+    token = dataset["token_id"]
+    assert await contracts.nft.owner_of(token) == dev_address(CREATOR)
+    assert await contracts.nft.token_uri(token) == f"ipfs://{dataset['metadata_cid']}" == dataset["token_uri"]
+    assert await contracts.registry.price_of(token) == PRICE
+    store = market.app.app.state.services.marketplace.store  # type: ignore[attr-defined]
+    metadata = json.loads(b"".join(read_range(store, CID.parse(dataset["metadata_cid"]))))
+    assert metadata["content"]["cid"] == dataset["content_cid"] and metadata["stats"]["rows"] == 40_000
+
+    # Public: anyone sees the listing; preview needs a key; download needs a purchase.
+    http = market.app.http
+    anonymous = await http.get("/v1/datasets/weather-2026")
+    assert anonymous.status_code == 200 and anonymous.json()["access"] == "public"
+    assert (await http.get("/v1/datasets/weather-2026/preview")).status_code == 401
+    preview = await http.get("/v1/datasets/weather-2026/preview", headers=buyer.auth())
+    assert preview.status_code == 200 and preview.json()["rows"][0] == {"station": 0, "t": 0, "temp": 20}
+    refused = await http.get("/v1/datasets/weather-2026/download", headers=buyer.auth())
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "insufficient_access"
+
+    # The buyer's wallet buys on chain (with a referrer): the download is the exact bytes.
+    treasury_before = await contracts.usdc.balance_of(market.chain.addresses.treasury)
+    await market.buy(token, BUYER, PRICE, referrer=dev_address(REFERRER))
+    assert await contracts.usdc.balance_of(market.chain.addresses.treasury) - treasury_before == 250_000
+    assert (await http.get("/v1/datasets/weather-2026", headers=buyer.auth())).json()["access"] == "download"
+    body = await http.get("/v1/datasets/weather-2026/download", headers=buyer.auth())
+    assert body.status_code == 200 and hashlib.sha256(body.content).hexdigest() == dataset["sha256"]
+    ranged = await http.get(
+        "/v1/datasets/weather-2026/download", headers={**buyer.auth(), "range": "bytes=100000-165535"}
+    )
+    assert ranged.status_code == 206 and ranged.content == ROWS[100_000:165_536]
+    assert ranged.headers["content-range"] == f"bytes 100000-165535/{len(ROWS)}"
+
+    # A third wallet that did not buy: preview yes, download no, edits no.
+    assert (await http.get("/v1/datasets/weather-2026/download", headers=stranger.auth())).status_code == 403
+    assert (await http.get("/v1/datasets/weather-2026/preview", headers=stranger.auth())).status_code == 200
+    edit = await http.patch("/v1/datasets/weather-2026", json={"description": "mine now"}, headers=stranger.auth())
+    assert edit.status_code == 403
+
+
+async def test_the_stored_blocks_hold_no_plaintext(market: Market, tmp_path: Path) -> None:
+    creator = await market.user(CREATOR)
+    assert (await market.upload(creator, ROWS)).status_code == 201
+    at_rest = b"".join(p.read_bytes() for p in (tmp_path / "blocks").rglob("*") if p.is_file())
+    for window in range(0, len(ROWS) - 32, 5003):
+        assert ROWS[window : window + 32] not in at_rest
+
+
+async def test_a_new_holder_is_paid_next_and_gets_full_access(market: Market) -> None:
+    creator, holder = await market.user(CREATOR), await market.user(NEW_HOLDER)
+    token = (await market.upload(creator, ROWS)).json()["token_id"]
+    creator_chain = await market.chain.contracts(CREATOR)
+    await creator_chain.client.transact(
+        creator_chain.nft.contract.functions.transferFrom(dev_address(CREATOR), dev_address(NEW_HOLDER), token)
+    )
+    contracts = await market.chain.contracts()
+    before = await contracts.usdc.balance_of(dev_address(NEW_HOLDER))
+    await market.buy(token, BUYER, PRICE)
+    assert await contracts.usdc.balance_of(dev_address(NEW_HOLDER)) - before == 2_125_000  # 85%
+    http = market.app.http
+    assert (await http.get("/v1/datasets/weather-2026", headers=holder.auth())).json()["access"] == "full"
+    edit = await http.patch("/v1/datasets/weather-2026", json={"description": "now mine"}, headers=holder.auth())
+    assert edit.status_code == 200 and edit.json()["description"] == "now mine"
+    download = await http.get("/v1/datasets/weather-2026/download", headers=holder.auth())
+    assert download.status_code == 200 and download.content == ROWS
+
+    async def earned() -> dict:  # type: ignore[type-arg]
+        return (await http.get("/v1/creators/me/earnings", headers=holder.auth())).json()
+
+    for _ in range(100):  # the indexer records the sale
+        if (report := await earned())["datasets"]:
+            break
+        await asyncio.sleep(0.05)
+    assert report["datasets"] == [
+        {"slug": "weather-2026", "token_id": token, "sales": 1, "buyers": 1, "received": 2_125_000}
+    ]
+
+
+async def test_a_failed_purchase_grants_nothing(market: Market) -> None:
+    creator, buyer = await market.user(CREATOR), await market.user(BUYER)
+    token = (await market.upload(creator, ROWS)).json()["token_id"]
+    contracts = await market.chain.contracts(BUYER)
+    await contracts.usdc.approve(contracts.router.address, PRICE - 1)  # not enough allowance
+    try:
+        await contracts.router.purchase(token, "0x" + "00" * 20)
+    except Exception as error:
+        assert "allowance" in str(error)
+    else:
+        raise AssertionError("the purchase should have reverted")
+    assert (await market.app.http.get("/v1/datasets/weather-2026/download", headers=buyer.auth())).status_code == 403
+
+
+async def test_corrupt_files_get_a_clear_400_and_leave_nothing(market: Market, tmp_path: Path) -> None:
+    creator = await market.user(CREATOR)
+    cases = [
+        (b'{"a": 1}\n{"a": 2\n', "bad.jsonl", "line 2 is not valid JSON"),
+        (b"PAR1" + b"\x00" * 40 + b"XXXX", "bad.parquet", "Parquet"),
+        (b"a,b\n1,2\n3\n", "bad.csv", "row 3 has 1 fields"),
+    ]
+    for content, name, message in cases:
+        response = await market.upload(creator, content, filename=name)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "invalid_dataset" and message in error["message"]
+    assert not any(p.is_file() for p in (tmp_path / "blocks").rglob("*"))
+    assert (await market.app.http.get("/v1/datasets")).json()["total"] == 0
+    taken = await market.upload(creator, ROWS)
+    again = await market.upload(creator, ROWS)
+    assert taken.status_code == 201 and again.status_code == 409
+
+
+async def test_browse_filters_sorts_and_pages(market: Market) -> None:
+    creator = await market.user(CREATOR)
+    for i, (category, price) in enumerate([("nlp", 3), ("code", 1), ("nlp", 2)]):
+        small = b"".join(ROWS.splitlines(keepends=True)[:20])
+        response = await market.upload(creator, small, slug=f"set-{i}", name=f"Set {i}", category=category, price=price)
+        assert response.status_code == 201, response.text
+    http = market.app.http
+    nlp = (await http.get("/v1/datasets?category=nlp&sort=price")).json()
+    assert [d["slug"] for d in nlp["data"]] == ["set-2", "set-0"] and nlp["total"] == 2
+    page = (await http.get("/v1/datasets?limit=2&offset=2&sort=name")).json()
+    assert [d["slug"] for d in page["data"]] == ["set-2"] and not page["has_more"]
+    assert (await http.get("/v1/datasets?q=set 1")).json()["total"] == 1
