@@ -149,3 +149,37 @@ async def test_browse_filters_sorts_and_pages(market: Market) -> None:
     page = (await http.get("/v1/datasets?limit=2&offset=2&sort=name")).json()
     assert [d["slug"] for d in page["data"]] == ["set-2"] and not page["has_more"]
     assert (await http.get("/v1/datasets?q=set 1")).json()["total"] == 1
+
+
+async def test_the_sdk_publishes_links_buys_and_downloads(market: Market, tmp_path: Path) -> None:
+    from cluster.chain.devchain import dev_key
+    from cluster_sdk import AsyncCluster
+
+    creator, buyer = await market.user(), await market.user()
+    source = tmp_path / "rows.jsonl"
+    source.write_bytes(ROWS)
+    sent: list[int] = []
+    # (not `async with`: the clients share the test's transport, which must stay open)
+    client = AsyncCluster("http://cluster", api_key=creator.key, http_client=market.app.http)
+    await client.wallets.link(dev_key(CREATOR), creator.id)
+    dataset = await client.datasets.create(
+        source,
+        name="Rows",
+        slug="sdk-rows",
+        price=PRICE,
+        category="code",
+        wallet=dev_address(CREATOR),
+        progress=sent.append,
+    )
+    assert dataset.access == "full" and dataset.token_id and sent[-1] == len(ROWS)
+    assert [d.slug for d in await client.datasets.list(category="code")] == ["sdk-rows"]
+    client = AsyncCluster("http://cluster", api_key=buyer.key, http_client=market.app.http)
+    await client.wallets.link(dev_key(BUYER), buyer.id)
+    assert await client.wallets.list() == [dev_address(BUYER).lower()]
+    assert len(await client.datasets.preview("sdk-rows")) == 5
+    await market.buy(dataset.token_id, BUYER, PRICE)
+    target = tmp_path / "bought.jsonl"
+    assert await client.datasets.download("sdk-rows", target) == len(ROWS)
+    assert target.read_bytes() == ROWS
+    assert await client.datasets.download("sdk-rows", target, start=10, end=20) == 10
+    assert target.read_bytes() == ROWS[10:20]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,7 +11,7 @@ import httpx
 
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
-from cluster_sdk._resources import Balances, Chain, Embeddings, Keys, Models, Usage
+from cluster_sdk._resources import Balances, Chain, Datasets, Embeddings, Keys, Models, Progress, Usage, Wallets
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
 from cluster_sdk._wallet import Wallet, amount_of
 
@@ -45,6 +46,8 @@ class AsyncCluster:
         self.balance = Balances(self)
         self.usage = Usage(self)
         self.chain = Chain(self)
+        self.datasets = Datasets(self)
+        self.wallets = Wallets(self)
         self.wallet = (
             wallet
             if isinstance(wallet, Wallet) or wallet is None
@@ -86,6 +89,34 @@ class AsyncCluster:
             raise_for_status(response)
             return response
         raise AssertionError("unreachable")
+
+    async def send_form(self, method: str, path: str, fields: dict[str, str], upload: Any, parse: Any) -> Any:
+        """A multipart upload of ``upload = (file path, progress callback or None)``: sent once, not retried
+        (its body is a stream read from disk as it goes)."""
+        url, (file, progress) = self._config.base_url + path, upload
+        with open(file, "rb") as handle:  # noqa: ASYNC230 - httpx sends multipart files from sync file objects
+            body = Progress(handle, progress) if progress else handle
+            files: Any = {"file": (os.path.basename(file), body)}
+            try:
+                response = await self._http.request(
+                    method, url, data=fields, files=files, headers=self._config.headers()
+                )
+            except httpx.TransportError as exc:
+                raise APIConnectionError(f"cannot reach {url}: {exc}") from exc
+        raise_for_status(response)
+        return parse(response.json())
+
+    async def save(self, path: str, destination: Any, headers: dict[str, str] | None = None) -> int:
+        """Stream a download into ``destination`` (a path); returns the bytes written."""
+        url, written = self._config.base_url + path, 0
+        async with self._http.stream("GET", url, headers={**self._config.headers(), **(headers or {})}) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise_for_status(response)
+            with open(destination, "wb") as out:  # noqa: ASYNC230 - local writes of what the network delivers
+                async for piece in response.aiter_bytes():
+                    written += out.write(piece)
+        return written
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None, parse: Any) -> Any:
         response = await self.request(method, path, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import httpx
 
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
-from cluster_sdk._resources import Balances, Chain, Embeddings, Keys, Models, Usage
+from cluster_sdk._resources import Balances, Chain, Datasets, Embeddings, Keys, Models, Progress, Usage, Wallets
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
 from cluster_sdk._wallet import Wallet, amount_of
 
@@ -45,6 +46,8 @@ class Cluster:
         self.balance = Balances(self)
         self.usage = Usage(self)
         self.chain = Chain(self)
+        self.datasets = Datasets(self)
+        self.wallets = Wallets(self)
         self.wallet = (
             wallet
             if isinstance(wallet, Wallet) or wallet is None
@@ -86,6 +89,32 @@ class Cluster:
             raise_for_status(response)
             return response
         raise AssertionError("unreachable")
+
+    def send_form(self, method: str, path: str, fields: dict[str, str], upload: Any, parse: Any) -> Any:
+        """A multipart upload of ``upload = (file path, progress callback or None)``: sent once, not retried
+        (its body is a stream read from disk as it goes)."""
+        url, (file, progress) = self._config.base_url + path, upload
+        with open(file, "rb") as handle:
+            body = Progress(handle, progress) if progress else handle
+            files: Any = {"file": (os.path.basename(file), body)}
+            try:
+                response = self._http.request(method, url, data=fields, files=files, headers=self._config.headers())
+            except httpx.TransportError as exc:
+                raise APIConnectionError(f"cannot reach {url}: {exc}") from exc
+        raise_for_status(response)
+        return parse(response.json())
+
+    def save(self, path: str, destination: Any, headers: dict[str, str] | None = None) -> int:
+        """Stream a download into ``destination`` (a path); returns the bytes written."""
+        url, written = self._config.base_url + path, 0
+        with self._http.stream("GET", url, headers={**self._config.headers(), **(headers or {})}) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise_for_status(response)
+            with open(destination, "wb") as out:
+                for piece in response.iter_bytes():
+                    written += out.write(piece)
+        return written
 
     def call(self, method: str, path: str, body: dict[str, Any] | None, parse: Any) -> Any:
         response = self.request(method, path, body)

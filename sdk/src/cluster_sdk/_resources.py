@@ -3,6 +3,7 @@ it (for ``AsyncCluster``, ``call`` returns an awaitable). Only streaming chat di
 
 from __future__ import annotations
 
+import os
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from cluster_sdk._types import (
     ChainDataset,
     ChainInfo,
     CreateEmbeddingResponse,
+    Dataset,
     DepositList,
     Model,
     UsageReport,
@@ -20,6 +22,10 @@ from cluster_sdk._types import (
 
 class _Caller(Protocol):
     def call(self, method: str, path: str, body: dict[str, Any] | None, parse: Any) -> Any: ...
+
+    def send_form(self, method: str, path: str, fields: dict[str, str], upload: Any, parse: Any) -> Any: ...
+
+    def save(self, path: str, destination: Any, headers: dict[str, str] | None = None) -> Any: ...
 
 
 def _query(**params: Any) -> str:
@@ -96,3 +102,99 @@ class Chain:
     def deposits(self, user_id: str | None = None) -> Any:
         """The deposit reference to pass to ``Deposits.deposit`` on chain, and the deposits seen so far."""
         return self._client.call("GET", f"/chain/deposits{_query(user_id=user_id)}", None, DepositList.model_validate)
+
+
+class Progress:
+    """A file object that reports how much of it has been read (sent)."""
+
+    def __init__(self, handle: Any, report: Any) -> None:
+        self._handle, self._report, self.sent = handle, report, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._handle.read(size)
+        self.sent += len(data)
+        self._report(self.sent)
+        return data
+
+
+class Datasets:
+    """The data marketplace: publish (upload → encrypt → CID → mint), browse, preview, download."""
+
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(
+        self,
+        file: str | os.PathLike[str],
+        *,
+        name: str,
+        slug: str,
+        price: int,
+        category: str,
+        wallet: str,
+        license: str = "proprietary",
+        description: str = "",
+        format: str | None = None,
+        progress: Any = None,
+    ) -> Any:
+        """Upload and mint. ``price`` in micro-USDC; ``wallet`` receives the NFT (and the 85%);
+        ``progress(bytes_sent)`` is called as the file goes out."""
+        fields = {
+            "name": name,
+            "slug": slug,
+            "price": str(price),
+            "category": category,
+            "wallet": wallet,
+            "license": license,
+            "description": description,
+        }
+        if format:
+            fields["format"] = format
+        return self._client.send_form("POST", "/datasets", fields, (file, progress), Dataset.model_validate)
+
+    def list(
+        self, category: str | None = None, q: str | None = None, sort: str = "newest", limit: int = 20, offset: int = 0
+    ) -> Any:
+        query = _query(category=category, q=q, sort=sort, limit=limit, offset=offset)
+        return self._client.call(
+            "GET", f"/datasets{query}", None, lambda d: [Dataset.model_validate(x) for x in d["data"]]
+        )
+
+    def retrieve(self, slug: str) -> Any:
+        return self._client.call("GET", f"/datasets/{slug}", None, Dataset.model_validate)
+
+    def preview(self, slug: str) -> Any:
+        return self._client.call("GET", f"/datasets/{slug}/preview", None, lambda d: d["rows"])
+
+    def download(
+        self, slug: str, destination: str | os.PathLike[str], *, start: int | None = None, end: int | None = None
+    ) -> Any:
+        """Save the bytes (or ``[start, end)`` of them) to ``destination``; returns how many were written."""
+        headers = {} if start is None else {"range": f"bytes={start}-{'' if end is None else end - 1}"}
+        return self._client.save(f"/datasets/{slug}/download", destination, headers)
+
+    def earnings(self) -> Any:
+        return self._client.call("GET", "/creators/me/earnings", None, lambda d: d)
+
+
+class Wallets:
+    """Wallets linked to your account: what you bought or hold with them, you may read here."""
+
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def link(self, private_key: str, user_id: str) -> Any:
+        """Sign the link message with the wallet's key (needs eth-account) and link it to ``user_id``."""
+        import time
+
+        from eth_account import Account
+        from eth_account.messages import encode_defunct
+
+        account, issued = Account.from_key(private_key), int(time.time())
+        text = f"Link this wallet to Cluster account {user_id}\nWallet: {account.address.lower()}\nIssued at: {issued}"
+        signature = Account.sign_message(encode_defunct(text=text), private_key).signature
+        body = {"address": account.address, "issued_at": issued, "signature": "0x" + bytes(signature).hex()}
+        return self._client.call("POST", "/wallets", body, lambda d: d)
+
+    def list(self) -> Any:
+        return self._client.call("GET", "/wallets", None, lambda d: d)

@@ -164,3 +164,20 @@ class DepositList(_Open):
     usdc: str
     chain_id: int
     data: list[Deposit]
+
+
+class Dataset(_Open):
+    id: str
+    slug: str
+    name: str
+    category: str
+    format: str
+    price: int
+    size: int
+    sha256: str
+    stats: dict[str, Any]
+    content_cid: str
+    metadata_cid: str
+    token_uri: str
+    token_id: int | None = None
+    access: str
