@@ -14,6 +14,7 @@ from eth_account.messages import encode_defunct
 
 from cluster.chain.devchain import dev_address, dev_key
 from cluster.marketplace.protocol import link_message
+from cluster.settings import Settings
 from tests.chain_fixtures import Chain
 from tests.conftest import Secured, make_settings, secured_app
 
@@ -66,9 +67,8 @@ class Market:
         await contracts.router.purchase(slug_id, referrer)
 
 
-@pytest.fixture
-async def market(tmp_path: Path, chain: Chain) -> AsyncIterator[Market]:
-    settings = make_settings(
+def market_settings(tmp_path: Path, chain: Chain) -> Settings:
+    return make_settings(
         tmp_path,
         auth={"required": True},
         chain={
@@ -80,5 +80,9 @@ async def market(tmp_path: Path, chain: Chain) -> AsyncIterator[Market]:
             "poll_interval": 0.05,
         },
     )
-    async for app in secured_app(settings):
+
+
+@pytest.fixture
+async def market(tmp_path: Path, chain: Chain) -> AsyncIterator[Market]:
+    async for app in secured_app(market_settings(tmp_path, chain)):
         yield Market(app, chain)

@@ -99,10 +99,12 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _register() -> None:
-    from cluster.cli import accounts, chain
+    from cluster.cli import accounts, chain, datasets
 
     accounts.register(app)
     app.add_typer(chain.chain_app, name="chain")
+    app.add_typer(datasets.datasets_app, name="datasets")
+    app.command("earnings")(datasets.earnings)
 
 
 _register()
