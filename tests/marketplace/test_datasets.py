@@ -183,3 +183,30 @@ async def test_the_sdk_publishes_links_buys_and_downloads(market: Market, tmp_pa
     assert target.read_bytes() == ROWS
     assert await client.datasets.download("sdk-rows", target, start=10, end=20) == 10
     assert target.read_bytes() == ROWS[10:20]
+
+
+async def test_an_agent_buys_with_x402_and_the_split_happens_on_chain(market: Market) -> None:
+    import base64
+
+    from tests.payments.conftest import sign_payment
+
+    creator = await market.user(CREATOR)
+    token = (await market.upload(creator, ROWS)).json()["token_id"]
+    http, contracts = market.app.http, await market.chain.contracts()
+    quote = await http.post("/v1/datasets/weather-2026/purchase")
+    assert quote.status_code == 402
+    accepts = json.loads(base64.b64decode(quote.headers["payment-required"]))["accepts"][0]
+    assert (int(accepts["amount"]), accepts["payTo"]) == (PRICE, dev_address(0))  # paid to the service's signer
+    parties = [dev_address(CREATOR), market.chain.addresses.treasury, dev_address(REFERRER), dev_address(BUYER)]
+    before = [await contracts.usdc.balance_of(p) for p in parties]
+    header = sign_payment(market.chain, accepts, account=BUYER)
+    bought = await http.post(
+        f"/v1/datasets/weather-2026/purchase?referrer={dev_address(REFERRER)}", headers={"PAYMENT-SIGNATURE": header}
+    )
+    assert bought.status_code == 200, bought.text
+    assert bought.json()["buyer"] == dev_address(BUYER).lower() and "payment-response" in bought.headers
+    after = [await contracts.usdc.balance_of(p) for p in parties]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2_125_000, 250_000, 125_000, -PRICE]
+    assert await contracts.router.has_access(dev_address(BUYER), token)
+    again = await http.post("/v1/datasets/weather-2026/purchase", headers={"PAYMENT-SIGNATURE": header})
+    assert again.status_code == 402 and again.json()["error"] == "invalid_exact_evm_nonce_already_used"

@@ -74,6 +74,9 @@ class Usdc(_Bound):
     async def approve(self, spender: str, amount: int) -> Receipt:
         return await self._send("approve", spender, amount)
 
+    async def allowance(self, owner: str, spender: str) -> int:
+        return int(await self._read("allowance", owner, spender))
+
 
 @dataclass(frozen=True)
 class TransferAuthorization:

@@ -31,7 +31,9 @@ from cluster.marketplace.protocol import (
     Earnings,
     PreviewObject,
 )
+from cluster.marketplace.purchase import buy_with_x402
 from cluster.marketplace.wallets import Wallets
+from cluster.payments.payment import X402Payment
 from cluster.settings import StorageSettings
 from cluster.storage.blockstore import Blockstore, read_range
 from cluster.storage.cid import CID
@@ -188,6 +190,9 @@ class Marketplace:
         end = row.size if end is None else end
         key = self._keys.unwrap(row.master_id, bytes.fromhex(row.wrapped_key), row.id)
         return row, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
+
+    async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
+        return await buy_with_x402(self._need_chain(), await self._get(slug), payment, referrer)
 
     async def access(self, row: DatasetRow, caller: Principal | None) -> Access:
         """Checked against the chain on every request: the NFT's holder now, and purchases now."""

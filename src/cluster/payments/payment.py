@@ -52,33 +52,65 @@ class X402Payment:
         self._receipt: str | None = None  # the encoded settle response, once known
 
     async def authorize(self, amount: int) -> None:
-        service = self._service
         if amount == 0:
             return  # a free model costs nothing: there is nothing to pay
+        requirements = await self.claim(amount)
+        self._settlement = asyncio.create_task(self._service.facilitator.settle(self._payload, requirements))  # type: ignore[arg-type]
+
+    async def claim(self, amount: int, pay_to: str | None = None) -> PaymentRequirements:
+        """Steps 1-3: the payment this request carries, verified for ``amount`` to ``pay_to`` and claimed.
+        Raises the 402 that says what is missing or wrong."""
+        service = self._service
         if self._header is None:
-            raise service.required(amount, self._resource, "Payment required: send an API key or an x402 payment")
-        requirements = service.requirements(amount)
+            raise service.required(
+                amount, self._resource, "Payment required: send an API key or an x402 payment", pay_to=pay_to
+            )
+        requirements = service.requirements(amount, pay_to)
         try:
             self._payload, self._exact = self._parse(self._header[0], requirements)
         except MalformedPayment as error:
-            raise service.required(amount, self._resource, str(error), reasons.INVALID_PAYLOAD) from None
+            raise service.required(amount, self._resource, str(error), reasons.INVALID_PAYLOAD, pay_to) from None
         except _Refused as refused:
-            raise service.required(amount, self._resource, refused.message, refused.reason) from None
+            raise service.required(amount, self._resource, refused.message, refused.reason, pay_to) from None
         verdict = await service.facilitator.verify(self._payload, requirements, allow_overpay=True)
         if not verdict.is_valid:
             reason = verdict.invalid_reason or "invalid_payment"
             message = f"x402 payment refused: {reason}" + (
                 f" ({verdict.invalid_message})" if verdict.invalid_message else ""
             )
-            raise service.required(amount, self._resource, message, reason)
+            raise service.required(amount, self._resource, message, reason, pay_to)
         auth = self._exact.authorization
         self._payment_id = await service.reserve(self._exact.payer, auth.nonce, auth.value, self._ctx.id)
         if self._payment_id is None:
             raise service.required(
-                amount, self._resource, "this authorization was already used", reasons.NONCE_ALREADY_USED
+                amount, self._resource, "this authorization was already used", reasons.NONCE_ALREADY_USED, pay_to
             )
         self._ctx.user_id = self._exact.payer
-        self._settlement = asyncio.create_task(service.facilitator.settle(self._payload, requirements))
+        return requirements
+
+    @property
+    def payer(self) -> str:
+        assert self._exact is not None, "claim() first"
+        return self._exact.payer
+
+    async def settle_now(self, requirements: PaymentRequirements) -> SettleResponse:
+        """Settle a claimed payment and wait for it (a purchase needs the funds before it can buy)."""
+        assert self._payload is not None
+        self._settlement = asyncio.create_task(self._service.facilitator.settle(self._payload, requirements))
+        result = await self._settled()
+        assert result is not None
+        if not result.success:
+            await self._service.mark(self._payment_id or "", "failed", error=result.error_reason)
+            raise self._failure(result)
+        return result
+
+    async def passed_on(self, result: SettleResponse, tx_hash: str) -> None:
+        """The payment went on to a purchase on chain (``tx_hash``): recorded as spent in full, nothing kept."""
+        assert self._exact is not None and self._payment_id is not None
+        self.charged = self._exact.authorization.value
+        await self._service.mark(self._payment_id, "settled", tx_hash=result.transaction, cost=self.charged)
+        receipt = result.model_copy(update={"extra": {"paid": self.charged, "purchase": tx_hash}})
+        self._publish(receipt)
 
     async def settle(self, cost: int) -> None:
         result = await self._settled()
@@ -148,7 +180,11 @@ class X402Payment:
             service.mark(self._payment_id, "settled", tx_hash=result.transaction, cost=charged),
         )
         self.charged = charged
-        receipt = result.model_copy(update={"extra": {"paid": paid, "charged": charged, "credited": paid - charged}})
+        self._publish(
+            result.model_copy(update={"extra": {"paid": paid, "charged": charged, "credited": paid - charged}})
+        )
+
+    def _publish(self, receipt: SettleResponse) -> None:
         self._receipt = wire.encode(receipt)
         name = wire.PAYMENT_RESPONSE if self._version == 2 else wire.X_PAYMENT_RESPONSE
         self._ctx.headers[name] = self._receipt

@@ -78,18 +78,18 @@ class X402Service:
         await self.facilitator.aclose()
 
     # -- quoting ----------------------------------------------------------------------------------------
-    def requirements(self, amount: int) -> PaymentRequirements:
+    def requirements(self, amount: int, pay_to: str | None = None) -> PaymentRequirements:
         return PaymentRequirements(
             scheme="exact",
             network=self.network,
             asset=self.asset,
             amount=str(amount),
-            pay_to=self.pay_to,
+            pay_to=pay_to or self.pay_to,
             max_timeout_seconds=self.settings.max_timeout_seconds,
             extra={"name": self.domain_name, "version": self.domain_version},
         )
 
-    def requirements_v1(self, amount: int, resource: str) -> PaymentRequirementsV1:
+    def requirements_v1(self, amount: int, resource: str, pay_to: str | None = None) -> PaymentRequirementsV1:
         return PaymentRequirementsV1(
             scheme="exact",
             network=wire.v1_network(self.chain_id),
@@ -97,20 +97,22 @@ class X402Service:
             resource=resource,
             description="Cluster inference, paid per request",
             mime_type="application/json",
-            pay_to=self.pay_to,
+            pay_to=pay_to or self.pay_to,
             max_timeout_seconds=self.settings.max_timeout_seconds,
             asset=self.asset,
             extra={"name": self.domain_name, "version": self.domain_version},
         )
 
-    def required(self, amount: int, resource: str, message: str, reason: str | None = None) -> X402Required:
+    def required(
+        self, amount: int, resource: str, message: str, reason: str | None = None, pay_to: str | None = None
+    ) -> X402Required:
         """The 402 that asks for ``amount`` (micro-USDC) for ``resource``: v2 in the header, v1 in the body."""
         v2 = PaymentRequired(
             error=reason or message,
             resource=ResourceInfo(url=resource, description="Cluster inference", mime_type="application/json"),
-            accepts=[self.requirements(amount)],
+            accepts=[self.requirements(amount, pay_to)],
         )
-        v1 = PaymentRequiredV1(error=reason or message, accepts=[self.requirements_v1(amount, resource)])
+        v1 = PaymentRequiredV1(error=reason or message, accepts=[self.requirements_v1(amount, resource, pay_to)])
         headers = {wire.PAYMENT_REQUIRED: wire.encode(v2), "access-control-expose-headers": wire.EXPOSE}
         body = v1.model_dump(by_alias=True, exclude_none=True)
         return X402Required(message, body=body, headers=headers, reason=reason)

@@ -14,9 +14,12 @@ from starlette.responses import Response, StreamingResponse
 
 from cluster.api.access import principal
 from cluster.api.deps import Reader, ServicesDep, Writer, get_services
+from cluster.api.responses import json_response
 from cluster.auth import Principal, Scope
 from cluster.errors import InvalidRequest, ServiceUnavailable
+from cluster.gateway.context import RequestContext
 from cluster.marketplace.protocol import (
+    ADDRESS,
     DatasetCreate,
     DatasetList,
     DatasetObject,
@@ -27,6 +30,7 @@ from cluster.marketplace.protocol import (
     WalletObject,
 )
 from cluster.marketplace.service import Marketplace
+from cluster.payments.payment import X402Payment
 from cluster.services import Services
 
 router = APIRouter(prefix="/v1", tags=["marketplace"])
@@ -121,6 +125,20 @@ async def download(slug: str, request: Request, caller: Caller, services: Servic
     if status == 206:
         headers["content-range"] = f"bytes {start}-{end - 1}/{row.size}"
     return StreamingResponse(body, status_code=status, media_type="application/octet-stream", headers=headers)
+
+
+@router.post("/datasets/{slug}/purchase")
+async def purchase(slug: str, request: Request, services: ServicesDep, referrer: str | None = None) -> Response:
+    """Buy with x402: no account needed. The paying wallet gets access on chain (link it to an account to
+    download through the API)."""
+    if services.x402 is None:
+        raise ServiceUnavailable("purchases through the gateway need x402 (x402.enabled)")
+    if referrer is not None and not ADDRESS.match(referrer):
+        raise InvalidRequest("referrer must be a 0x-prefixed 20-byte address", param="referrer")
+    ctx = RequestContext(endpoint="datasets.purchase")
+    payment = X402Payment(services.x402, ctx, str(request.url), services.x402.payment_header(request.headers))
+    receipt = await _market(services).purchase(slug, payment, referrer)
+    return json_response(receipt, headers=ctx.headers)
 
 
 @router.post("/wallets", response_model=WalletObject, status_code=201)
