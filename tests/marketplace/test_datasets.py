@@ -210,3 +210,18 @@ async def test_an_agent_buys_with_x402_and_the_split_happens_on_chain(market: Ma
     assert await contracts.router.has_access(dev_address(BUYER), token)
     again = await http.post("/v1/datasets/weather-2026/purchase", headers={"PAYMENT-SIGNATURE": header})
     assert again.status_code == 402 and again.json()["error"] == "invalid_exact_evm_nonce_already_used"
+
+
+async def test_master_key_rotation_keeps_every_dataset_readable(market: Market) -> None:
+    from cluster.storage.encryption import KeyWrapper, new_key
+
+    creator = await market.user(CREATOR)
+    assert (await market.upload(creator, ROWS)).status_code == 201
+    marketplace = market.app.app.state.services.marketplace  # type: ignore[attr-defined]
+    fresh = new_key()
+    marketplace._keys = marketplace._keys.rotated("m2", fresh)
+    assert await marketplace.rewrap_keys() == 1
+    assert await marketplace.rewrap_keys() == 0
+    marketplace._keys = KeyWrapper({"m2": fresh}, "m2")  # the old master key is gone now
+    body = await market.app.http.get("/v1/datasets/weather-2026/download", headers=creator.auth())
+    assert body.status_code == 200 and body.content == ROWS

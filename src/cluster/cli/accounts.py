@@ -142,3 +142,15 @@ def usage(
     first = date.fromisoformat(start) if start else last - timedelta(days=30)
     report = _run(config, lambda s: s.usage.report(user, first, last, group_by, None))
     typer.echo(json.dumps(report.model_dump(mode="json"), indent=1))
+
+
+@admin_app.command("rotate-keys")
+def rotate_keys(config: ConfigOption = None) -> None:
+    """Re-wrap every dataset key under ``storage.current_master`` (add the new key to ``storage.master_keys``
+    first, keep the old one until this has run)."""
+
+    async def job(services: Services) -> int:
+        assert services.marketplace is not None
+        return await services.marketplace.rewrap_keys()
+
+    typer.echo(f"re-wrapped {_run(config, job)} dataset keys")

@@ -134,7 +134,12 @@ class KeyWrapper:
         if current not in masters:
             raise ValueError(f"unknown current master key {current!r}")
         self._masters = {kid: AESGCM(key) for kid, key in masters.items()}
+        self._keys = dict(masters)
         self.current = current
+
+    def rotated(self, master_id: str, key: bytes) -> KeyWrapper:
+        """A wrapper that wraps under a new master key and still opens what the old ones wrapped."""
+        return KeyWrapper({**self._keys, master_id: key}, master_id)
 
     def wrap(self, key: bytes, dataset_id: str) -> tuple[str, bytes]:
         nonce = os.urandom(12)
