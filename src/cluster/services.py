@@ -26,7 +26,7 @@ from cluster.payments.service import X402Service
 from cluster.periodic import every
 from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import Settings
-from cluster.storage.blockstore import FileBlockstore
+from cluster.storage.blockstore import Blockstore, FileBlockstore, KuboBlockstore
 from cluster.storage.encryption import KeyWrapper
 
 
@@ -82,13 +82,13 @@ class Services:
         limiter = RateLimiter(counters, fail_open=settings.limits.fail_open)
         tasks = [asyncio.create_task(every(5.0, auth.flush_last_used), name="keys-last-used")]
         services = cls(settings, engine, request_log, inference, auth, billing, limiter, UsageService(engine), tasks)
+        store: Blockstore = (
+            KuboBlockstore(settings.storage.kubo_url)
+            if settings.storage.backend == "kubo"
+            else FileBlockstore(settings.data_dir / "blocks")
+        )
         services.marketplace = Marketplace(
-            engine,
-            settings.storage,
-            FileBlockstore(settings.data_dir / "blocks"),
-            _master_keys(settings),
-            Wallets(engine),
-            None,
+            engine, settings.storage, store, _master_keys(settings), Wallets(engine), None
         )
         if settings.chain.enabled:
             try:

@@ -215,7 +215,10 @@ class X402Settings(BaseModel):
 class StorageSettings(BaseModel):
     """Where dataset blocks live and the keys that seal them."""
 
-    backend: Literal["embedded"] = Field("embedded", description="the embedded blockstore under <data_dir>/blocks")
+    backend: Literal["embedded", "kubo"] = Field(
+        "embedded", description="embedded: files under <data_dir>/blocks; kubo: a kubo node's HTTP RPC (kubo_url)"
+    )
+    kubo_url: str = Field("http://127.0.0.1:5001", description="kubo's RPC address, for backend = kubo")
     max_upload_bytes: int = Field(100 * 1024**3, ge=1, description="largest dataset upload")
     master_keys: dict[str, SecretStr] = Field(
         {}, description="id -> base64 32-byte key wrapping dataset keys; default: generated into <data_dir>/master_key"

@@ -86,3 +86,44 @@ def read_range(store: Blockstore, root: CID, start: int = 0, end: int | None = N
             inner_end = None if end is None or end >= child_end else end - offset
             yield from read_range(store, child, max(0, start - offset), inner_end)
         offset = child_end
+
+
+class KuboBlockstore:
+    """Blocks in a kubo node, over its HTTP RPC (``/api/v0/block/put|get|stat|rm``). Blocks, not ``add``: the
+    DAG is built here, so the CIDs are ours by construction, and kubo's answer to each put is checked against
+    them (a node that hashed differently would be refused). Pinned on put so the node's GC keeps them."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        import httpx
+
+        self._url = url.rstrip("/") + "/api/v0"
+        self._http = httpx.Client(timeout=timeout)
+
+    def put(self, cid: CID, block: bytes) -> bool:
+        if self.has(cid):
+            return False
+        codec = "raw" if cid.codec != DAG_PB else "dag-pb"
+        response = self._http.post(
+            f"{self._url}/block/put",
+            params={"cid-codec": codec, "mhtype": "sha2-256", "pin": "true"},
+            files={"data": ("block", block)},
+        )
+        response.raise_for_status()
+        key = response.json().get("Key")
+        if key != str(cid):
+            raise ValueError(f"kubo stored the block as {key}, expected {cid}")
+        return True
+
+    def get(self, cid: CID) -> bytes:
+        response = self._http.post(f"{self._url}/block/get", params={"arg": str(cid)})
+        if response.status_code != 200:
+            raise BlockNotFound(str(cid))
+        return response.content
+
+    def has(self, cid: CID) -> bool:
+        response = self._http.post(f"{self._url}/block/stat", params={"arg": str(cid), "offline": "true"})
+        return response.status_code == 200
+
+    def delete(self, cid: CID) -> None:
+        self._http.post(f"{self._url}/pin/rm", params={"arg": str(cid), "recursive": "false"})
+        self._http.post(f"{self._url}/block/rm", params={"arg": str(cid), "force": "true"})
