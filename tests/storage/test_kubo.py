@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from cluster.storage.blockstore import KuboBlockstore, read_range
 from cluster.storage.encryption import new_key
 from cluster.storage.pipeline import store_encrypted
@@ -26,8 +28,6 @@ def test_blocks_round_trip_through_kubo_rpc_and_failed_uploads_are_removed() -> 
             raise OSError("gone")
 
         before = set(app.state.blocks)
-        try:
+        with pytest.raises(OSError, match="gone"):
             store_encrypted(broken(), store, new_key())
-        except OSError:
-            pass
         assert set(app.state.blocks) == before
