@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/local_models.py
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/x402_overhead.py
+	$(BIN)/python bench/datasets.py
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache
