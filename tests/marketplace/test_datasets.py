@@ -225,3 +225,40 @@ async def test_master_key_rotation_keeps_every_dataset_readable(market: Market) 
     marketplace._keys = KeyWrapper({"m2": fresh}, "m2")  # the old master key is gone now
     body = await market.app.http.get("/v1/datasets/weather-2026/download", headers=creator.auth())
     assert body.status_code == 200 and body.content == ROWS
+
+
+def wallet_auth(slug: str, account: int, issued: int | None = None) -> dict[str, str]:
+    import time
+
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    from cluster.chain.devchain import dev_key
+    from cluster.marketplace.protocol import access_message
+
+    issued = int(time.time()) if issued is None else issued
+    message = encode_defunct(text=access_message(slug, dev_address(account), issued))
+    signature = "0x" + bytes(Account.sign_message(message, dev_key(account)).signature).hex()
+    return {"x-wallet-auth": f"{dev_address(account)}:{issued}:{signature}"}
+
+
+async def test_a_wallet_without_an_account_downloads_what_it_bought(market: Market) -> None:
+    creator = await market.user(CREATOR)
+    token = (await market.upload(creator, ROWS)).json()["token_id"]
+    http = market.app.http
+    assert (
+        await http.get("/v1/datasets/weather-2026/download", headers=wallet_auth("weather-2026", BUYER))
+    ).status_code == 403
+    await market.buy(token, BUYER, PRICE)
+    body = await http.get("/v1/datasets/weather-2026/download", headers=wallet_auth("weather-2026", BUYER))
+    assert body.status_code == 200 and body.content == ROWS
+    assert (
+        await http.get("/v1/datasets/weather-2026/preview", headers=wallet_auth("weather-2026", STRANGER))
+    ).status_code == 200
+    assert (
+        await http.get("/v1/datasets/weather-2026/download", headers=wallet_auth("weather-2026", STRANGER))
+    ).status_code == 403
+    stale = wallet_auth("weather-2026", BUYER, issued=1_000)
+    assert (await http.get("/v1/datasets/weather-2026/download", headers=stale)).status_code == 401
+    forged = wallet_auth("other-slug", BUYER)  # signed for another dataset
+    assert (await http.get("/v1/datasets/weather-2026/download", headers=forged)).status_code == 401

@@ -131,3 +131,9 @@ class Earnings(BaseModel):
 def link_message(user_id: str, address: str, issued_at: int) -> str:
     """What a wallet signs (EIP-191 personal_sign) to be linked to an account."""
     return f"Link this wallet to Cluster account {user_id}\nWallet: {address.lower()}\nIssued at: {issued_at}"
+
+
+def access_message(slug: str, address: str, issued_at: int) -> str:
+    """What a wallet with no account signs (EIP-191) to read a dataset it bought: sent as
+    ``X-Wallet-Auth: <address>:<issued_at>:<signature>``, valid for 10 minutes."""
+    return f"Read Cluster dataset {slug}\nWallet: {address.lower()}\nIssued at: {issued_at}"

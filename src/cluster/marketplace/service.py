@@ -32,7 +32,7 @@ from cluster.marketplace.protocol import (
     PreviewObject,
 )
 from cluster.marketplace.purchase import buy_with_x402
-from cluster.marketplace.wallets import Wallets
+from cluster.marketplace.wallets import SignedWallet, Wallets
 from cluster.payments.payment import X402Payment
 from cluster.settings import StorageSettings
 from cluster.storage.blockstore import Blockstore, read_range
@@ -42,6 +42,7 @@ from cluster.storage.pipeline import store_encrypted
 from cluster.storage.unixfs import UnixfsBuilder
 
 READ_PIECE = 1 << 20
+Viewer = Principal | SignedWallet | None  # an account, a wallet that signed for the dataset, or anonymous
 _SORTS: dict[str, Any] = {
     "newest": DatasetRow.created_at.desc(),
     "price": DatasetRow.price.asc(),
@@ -170,7 +171,7 @@ class Marketplace:
         return moved
 
     # -- reading ------------------------------------------------------------------------------------------
-    async def describe(self, slug: str, caller: Principal | None) -> DatasetObject:
+    async def describe(self, slug: str, caller: Viewer) -> DatasetObject:
         row = await self._get(slug)
         level = await self.access(row, caller)
         if not row.listed and level < Access.FULL:
@@ -178,7 +179,7 @@ class Marketplace:
         return _object(row, level)
 
     async def browse(
-        self, caller: Principal | None, category: str | None, q: str | None, sort: str, limit: int, offset: int
+        self, caller: Viewer, category: str | None, q: str | None, sort: str, limit: int, offset: int
     ) -> DatasetList:
         query = select(DatasetRow).where(DatasetRow.listed.is_(True))
         if category:
@@ -196,13 +197,13 @@ class Marketplace:
         data = [_object(row, Access.PUBLIC) for row in rows]  # per-caller levels: GET one dataset
         return DatasetList(data=data, total=total, has_more=offset + len(data) < total)
 
-    async def preview(self, slug: str, caller: Principal | None) -> PreviewObject:
+    async def preview(self, slug: str, caller: Viewer) -> PreviewObject:
         row = await self._get(slug)
         await self._require(row, caller, Access.PREVIEW)
         return PreviewObject(slug=row.slug, format=row.format, rows=row.preview)
 
     async def download(
-        self, slug: str, caller: Principal | None, start: int = 0, end: int | None = None
+        self, slug: str, caller: Viewer, start: int = 0, end: int | None = None
     ) -> tuple[DatasetRow, AsyncIterator[bytes]]:
         """The plaintext bytes [start, end), decrypted as they are read; access checked first."""
         row = await self._get(slug)
@@ -214,13 +215,17 @@ class Marketplace:
     async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
         return await buy_with_x402(self._need_chain(), await self._get(slug), payment, referrer)
 
-    async def access(self, row: DatasetRow, caller: Principal | None) -> Access:
-        """Checked against the chain on every request: the NFT's holder now, and purchases now."""
+    async def access(self, row: DatasetRow, caller: Viewer) -> Access:
+        """Checked against the chain on every request: the NFT's holder now, and purchases now. A caller is an
+        account (its linked wallets count), a wallet that signed for this dataset, or nobody."""
         if caller is None:
             return Access.PUBLIC
-        if caller.user_id == row.creator_id:
+        if isinstance(caller, SignedWallet):
+            wallets = [caller.address]
+        elif caller.user_id == row.creator_id:
             return Access.FULL
-        wallets = await self.wallets.of(caller.user_id)
+        else:
+            wallets = await self.wallets.of(caller.user_id)
         if not wallets or row.token_id is None:
             return Access.PREVIEW
         contracts = self._need_chain().contracts
@@ -275,7 +280,7 @@ class Marketplace:
         )
 
     # -- internals ----------------------------------------------------------------------------------------
-    async def _require(self, row: DatasetRow, caller: Principal | None, level: Access) -> None:
+    async def _require(self, row: DatasetRow, caller: Viewer, level: Access) -> None:
         have = await self.access(row, caller)
         if have >= level:
             return

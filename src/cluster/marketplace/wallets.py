@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from eth_account import Account
@@ -12,11 +13,40 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.db.engine import insert_ignore
-from cluster.errors import Conflict, InvalidRequest
+from cluster.errors import ClusterError, Conflict, InvalidRequest, Unauthorized
 from cluster.marketplace.models import WalletRow
-from cluster.marketplace.protocol import WalletLink, WalletObject, link_message
+from cluster.marketplace.protocol import WalletLink, WalletObject, access_message, link_message
 
 MAX_AGE = 600
+
+
+@dataclass(frozen=True)
+class SignedWallet:
+    """A caller with no account, proved to control ``address`` for this request's dataset."""
+
+    address: str  # lower-case
+
+
+def signed_wallet(header: str, slug: str) -> SignedWallet:
+    """Check an ``X-Wallet-Auth: <address>:<issued_at>:<signature>`` header for ``slug``."""
+    try:
+        address, issued, signature = header.split(":")
+        issued_at = int(issued)
+    except ValueError:
+        raise Unauthorized("X-Wallet-Auth must be <address>:<issued_at>:<signature>") from None
+    if abs(time.time() - issued_at) > MAX_AGE:
+        raise Unauthorized("the X-Wallet-Auth signature is too old: sign a fresh one")
+    _require_signer(access_message(slug, address, issued_at), signature, address, Unauthorized)
+    return SignedWallet(address.lower())
+
+
+def _require_signer(text: str, signature: str, address: str, error: type[ClusterError]) -> None:
+    try:
+        signer = str(Account.recover_message(encode_defunct(text=text), signature=signature))
+    except Exception as failure:
+        raise error(f"unreadable signature: {failure}") from None
+    if signer.lower() != address.lower():
+        raise error("the signature is not from that wallet", code="invalid_signature")
 
 
 class Wallets:
@@ -26,13 +56,8 @@ class Wallets:
     async def link(self, user_id: str, request: WalletLink) -> WalletObject:
         if abs(time.time() - request.issued_at) > MAX_AGE:
             raise InvalidRequest("the signed message is too old: sign a fresh one", param="issued_at")
-        message = encode_defunct(text=link_message(user_id, request.address, request.issued_at))
-        try:
-            signer = str(Account.recover_message(message, signature=request.signature))
-        except Exception as error:
-            raise InvalidRequest(f"unreadable signature: {error}", param="signature") from None
-        if signer.lower() != request.address.lower():
-            raise InvalidRequest("the signature is not from that wallet", param="signature", code="invalid_signature")
+        message = link_message(user_id, request.address, request.issued_at)
+        _require_signer(message, request.signature, request.address, InvalidRequest)
         address = request.address.lower()
         async with self._engine.begin() as connection:
             statement = insert_ignore(connection.dialect.name, WalletRow.__table__)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from cluster.api.access import principal
 from cluster.api.deps import Reader, ServicesDep, Writer, get_services
 from cluster.api.responses import json_response
-from cluster.auth import Principal, Scope
+from cluster.auth import Scope
 from cluster.errors import InvalidRequest, ServiceUnavailable
 from cluster.gateway.context import RequestContext
 from cluster.marketplace.protocol import (
@@ -29,7 +29,8 @@ from cluster.marketplace.protocol import (
     WalletLink,
     WalletObject,
 )
-from cluster.marketplace.service import Marketplace
+from cluster.marketplace.service import Marketplace, Viewer
+from cluster.marketplace.wallets import signed_wallet
 from cluster.payments.payment import X402Payment
 from cluster.services import Services
 
@@ -38,14 +39,18 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 UPLOAD_PIECE = 1 << 20
 
 
-async def _optional_caller(request: Request) -> Principal | None:
-    """Public endpoints: a caller if a key was sent (so their level can be higher), else anonymous."""
-    if request.headers.get("authorization") is None:
-        return None
-    return await principal(get_services(request), request, Scope.READ)
+async def _optional_caller(request: Request) -> Viewer:
+    """Public endpoints: an account if a key was sent, a wallet if one signed for this dataset
+    (``X-Wallet-Auth``, for buyers with no account), else anonymous."""
+    if request.headers.get("authorization") is not None:
+        return await principal(get_services(request), request, Scope.READ)
+    proof, slug = request.headers.get("x-wallet-auth"), request.path_params.get("slug")
+    if proof is not None and slug is not None:
+        return signed_wallet(proof, slug)
+    return None
 
 
-Caller = Annotated[Principal | None, Depends(_optional_caller)]
+Caller = Annotated[Viewer, Depends(_optional_caller)]
 
 
 def _market(services: Services) -> Marketplace:
