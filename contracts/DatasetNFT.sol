@@ -52,6 +52,12 @@ contract DatasetNFT is Initializable, ERC721Upgradeable, OwnableUpgradeable, UUP
         _safeMint(to, tokenId);
     }
 
+    /// @notice Retire a dataset's token (the registry checks the holder first). Buyers keep their access records.
+    function burn(uint256 tokenId) external onlyMinter {
+        _burn(tokenId);
+        delete _metadataCid[tokenId];
+    }
+
     function setMetadata(uint256 tokenId, string calldata metadataCid) external onlyMinter {
         _requireOwned(tokenId);
         if (bytes(metadataCid).length == 0) revert EmptyMetadata();

@@ -8,8 +8,10 @@ import {DatasetNFT} from "./DatasetNFT.sol";
 
 /// @title DatasetRegistry: unique human-readable slugs for datasets, and their USDC prices
 /// @notice Registering mints the dataset's NFT (this contract is the NFT's minter). A slug is taken forever:
-///         it is how people cite a dataset, so it never moves to another one. Price and metadata can be changed
-///         only by the dataset's current holder, who is its creator until the token is transferred.
+///         it is how people cite a dataset, so it never moves to another one. Price and metadata can be changed,
+///         and the dataset retired (its token burned), only by the current holder — the creator until the token
+///         is transferred — or by an operator the holder approved on the NFT (ERC-721 approval), such as the
+///         Cluster service acting on the holder's instructions.
 contract DatasetRegistry is Initializable, OwnableUpgradeable, UUPSUpgradeable {
     struct Dataset {
         address creator;
@@ -26,6 +28,7 @@ contract DatasetRegistry is Initializable, OwnableUpgradeable, UUPSUpgradeable {
     );
     event PriceChanged(uint256 indexed datasetId, uint256 price);
     event MetadataChanged(uint256 indexed datasetId, string metadataCid);
+    event DatasetRetired(uint256 indexed datasetId);
 
     error SlugTaken(string slug);
     error InvalidSlug(string slug);
@@ -69,6 +72,15 @@ contract DatasetRegistry is Initializable, OwnableUpgradeable, UUPSUpgradeable {
         emit MetadataChanged(datasetId, metadataCid);
     }
 
+    /// @notice Burn the dataset's token and take it off sale for good. Its slug stays taken; buyers' access
+    ///         records in the PaymentRouter are untouched.
+    function retire(uint256 datasetId) external {
+        _requireHolder(datasetId);
+        _datasets[datasetId].price = 0;
+        nft.burn(datasetId);
+        emit DatasetRetired(datasetId);
+    }
+
     function idOf(string calldata slug) external view returns (uint256) {
         return _idOfSlug[keccak256(bytes(slug))];
     }
@@ -101,7 +113,10 @@ contract DatasetRegistry is Initializable, OwnableUpgradeable, UUPSUpgradeable {
 
     function _requireHolder(uint256 datasetId) internal view {
         datasetOf(datasetId);
-        if (nft.ownerOf(datasetId) != msg.sender) revert NotHolder(datasetId, msg.sender);
+        address holder = nft.ownerOf(datasetId);
+        bool allowed = holder == msg.sender || nft.isApprovedForAll(holder, msg.sender)
+            || nft.getApproved(datasetId) == msg.sender;
+        if (!allowed) revert NotHolder(datasetId, msg.sender);
     }
 
     function _authorizeUpgrade(address) internal override onlyOwner {}

@@ -222,3 +222,29 @@ async def test_cluster_token_is_capped_permit_and_votes(chain: Chain) -> None:
     await buyer.transact(buyer.contract("ClusterToken", token.address).functions.delegate(chain.address(BUYER)))
     assert await token.functions.getVotes(chain.address(BUYER)).call() == 1_000
     assert await token.functions.symbol().call() == "CP"
+
+
+async def test_an_approved_operator_may_reprice_and_retire_and_a_retired_dataset_is_not_sold(chain: Chain) -> None:
+    dataset_id = await register(chain, 100)
+    operator = await chain.contracts(OTHER)
+    with pytest.raises(TransactionReverted, match="NotHolder"):
+        await operator.registry.set_price(dataset_id, 5)
+    creator = await chain.contracts(CREATOR)
+    await creator.client.transact(creator.nft.contract.functions.setApprovalForAll(chain.address(OTHER), True))
+    await operator.registry.set_price(dataset_id, 5)
+    assert await operator.registry.price_of(dataset_id) == 5
+
+    buyer = await chain.contracts(BUYER)
+    await buyer.usdc.approve(buyer.router.address, 5)
+    await buyer.router.purchase(dataset_id, ZERO)
+    with pytest.raises(TransactionReverted, match="NotHolder"):
+        await buyer.registry.retire(dataset_id)
+    await operator.registry.retire(dataset_id)
+    with pytest.raises(TransactionReverted, match="ERC721NonexistentToken"):
+        await buyer.nft.owner_of(dataset_id)
+    late = await chain.contracts(REFERRER)
+    await late.usdc.approve(late.router.address, 5)
+    with pytest.raises(TransactionReverted, match="NotForSale"):
+        await late.router.purchase(dataset_id, ZERO)
+    assert await buyer.router.has_access(chain.address(BUYER), dataset_id), "buyers keep their access record"
+    assert await buyer.registry.id_of("weather-2026") == dataset_id, "the slug stays taken"

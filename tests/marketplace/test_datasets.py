@@ -262,3 +262,26 @@ async def test_a_wallet_without_an_account_downloads_what_it_bought(market: Mark
     assert (await http.get("/v1/datasets/weather-2026/download", headers=stale)).status_code == 401
     forged = wallet_auth("other-slug", BUYER)  # signed for another dataset
     assert (await http.get("/v1/datasets/weather-2026/download", headers=forged)).status_code == 401
+
+
+async def test_price_changes_and_retirement_go_on_chain_once_the_holder_approves_the_service(market: Market) -> None:
+    creator, buyer = await market.user(CREATOR), await market.user(BUYER)
+    token = (await market.upload(creator, ROWS)).json()["token_id"]
+    http = market.app.http
+    refused = await http.patch("/v1/datasets/weather-2026", json={"price": 7}, headers=creator.auth())
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "operator_not_approved"
+    assert dev_address(0) in refused.json()["error"]["message"]
+
+    holder = await market.chain.contracts(CREATOR)
+    await holder.client.transact(holder.nft.contract.functions.setApprovalForAll(dev_address(0), True))
+    repriced = await http.patch("/v1/datasets/weather-2026", json={"price": 7}, headers=creator.auth())
+    assert repriced.status_code == 200 and repriced.json()["price"] == 7
+    assert await holder.registry.price_of(token) == 7
+    await market.buy(token, BUYER, 7)
+
+    retired = await http.delete("/v1/datasets/weather-2026", headers=creator.auth())
+    assert retired.status_code == 200 and not retired.json()["listed"]
+    assert (await http.get("/v1/datasets")).json()["total"] == 0
+    assert (await http.get("/v1/datasets/weather-2026")).status_code == 404, "unlisted for the public"
+    download = await http.get("/v1/datasets/weather-2026/download", headers=buyer.auth())
+    assert download.status_code == 200 and download.content == ROWS, "a buyer keeps what they paid for"

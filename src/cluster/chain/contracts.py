@@ -118,6 +118,9 @@ class DatasetRegistry(_Bound):
     async def set_price(self, dataset_id: int, price: int) -> Receipt:
         return await self._send("setPrice", dataset_id, price)
 
+    async def retire(self, dataset_id: int) -> Receipt:
+        return await self._send("retire", dataset_id)
+
     async def dataset_of(self, dataset_id: int) -> tuple[str, int, str]:
         creator, price, slug = await self._read("datasetOf", dataset_id)
         return str(creator), int(price), str(slug)

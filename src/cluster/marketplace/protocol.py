@@ -47,6 +47,10 @@ class DatasetCreate(BaseModel):
 
 
 class DatasetUpdate(BaseModel):
+    """Listing fields change here; ``price`` changes on chain, sent by the service's signer, which the holder
+    must have approved as operator on the NFT (``setApprovalForAll``)."""
+
+    price: int | None = Field(None, ge=0, description="micro-USDC; 0 takes it off sale")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=10_000)
     license: str | None = Field(None, max_length=64)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.auth import Principal
 from cluster.chain.models import ChainPurchase
 from cluster.chain.service import ChainService
-from cluster.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, Unauthorized
+from cluster.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, TransactionReverted, Unauthorized
 from cluster.marketplace.formats import detect, inspect
 from cluster.marketplace.models import DatasetRow
 from cluster.marketplace.protocol import (
@@ -145,10 +145,38 @@ class Marketplace:
                 "only the creator or the current holder may edit a dataset", code="insufficient_access"
             )
         values = change.model_dump(exclude_none=True)
+        if "price" in values and values["price"] != row.price:
+            await self._as_operator(row, lambda registry: registry.set_price(row.token_id, values["price"]))
         if values:
             async with self._engine.begin() as connection:
                 await connection.execute(update(DatasetRow).where(DatasetRow.id == row.id).values(**values))
         return await self.describe(slug, caller)
+
+    async def retire(self, slug: str, caller: Principal) -> DatasetObject:
+        """Burn the dataset's token and unlist it. The content stays: buyers keep downloading what they paid for."""
+        row = await self._get(slug)
+        if await self.access(row, caller) < Access.FULL:
+            raise PermissionDenied(
+                "only the creator or the current holder may retire a dataset", code="insufficient_access"
+            )
+        await self._as_operator(row, lambda registry: registry.retire(row.token_id))
+        async with self._engine.begin() as connection:
+            await connection.execute(update(DatasetRow).where(DatasetRow.id == row.id).values(listed=False, price=0))
+        return await self.describe(slug, caller)
+
+    async def _as_operator(self, row: DatasetRow, action: Any) -> None:
+        chain = self._need_chain()
+        try:
+            await action(chain.contracts.registry)
+        except TransactionReverted as error:
+            if "NotHolder" not in error.reason:
+                raise
+            signer = chain.client.signer.address if chain.client.signer else "the service"
+            raise PermissionDenied(
+                f"on-chain changes need the holder's approval: from the holder's wallet, call "
+                f"DatasetNFT.setApprovalForAll({signer}, true) (or send DatasetRegistry.setPrice/retire yourself)",
+                code="operator_not_approved",
+            ) from None
 
     async def rewrap_keys(self) -> int:
         """Re-wrap every dataset key under the current master key (after adding a new one); returns how many
@@ -174,7 +202,7 @@ class Marketplace:
     async def describe(self, slug: str, caller: Viewer) -> DatasetObject:
         row = await self._get(slug)
         level = await self.access(row, caller)
-        if not row.listed and level < Access.FULL:
+        if not row.listed and level < Access.DOWNLOAD:  # unlisted: gone, except for buyers and the holder
             raise NotFound(f"no dataset {slug!r}")
         return _object(row, level)
 
@@ -229,7 +257,11 @@ class Marketplace:
         if not wallets or row.token_id is None:
             return Access.PREVIEW
         contracts = self._need_chain().contracts
-        if (await contracts.nft.owner_of(row.token_id)).lower() in wallets:
+        try:
+            holder = (await contracts.nft.owner_of(row.token_id)).lower()
+        except TransactionReverted:  # retired: the token was burned, nobody holds it
+            holder = None
+        if holder in wallets:
             return Access.FULL
         owned = await asyncio.gather(*(contracts.router.has_access(w, row.token_id) for w in wallets))
         return Access.DOWNLOAD if any(owned) else Access.PREVIEW

@@ -106,6 +106,12 @@ async def edit(slug: str, change: DatasetUpdate, caller: Writer, services: Servi
     return await _market(services).update(slug, caller, change)
 
 
+@router.delete("/datasets/{slug}", response_model=DatasetObject)
+async def retire(slug: str, caller: Writer, services: ServicesDep) -> DatasetObject:
+    """Burn the dataset's NFT and unlist it (buyers keep access to what they bought)."""
+    return await _market(services).retire(slug, caller)
+
+
 @router.get("/datasets/{slug}/preview", response_model=PreviewObject)
 async def preview(slug: str, caller: Caller, services: ServicesDep) -> PreviewObject:
     return await _market(services).preview(slug, caller)
