@@ -28,6 +28,7 @@ from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import Settings
 from cluster.storage.blockstore import Blockstore, FileBlockstore, KuboBlockstore
 from cluster.storage.encryption import KeyWrapper
+from cluster.storage.pinning import PinataPinner
 
 
 @dataclass
@@ -87,8 +88,11 @@ class Services:
             if settings.storage.backend == "kubo"
             else FileBlockstore(settings.data_dir / "blocks")
         )
+        storage = settings.storage
+        jwt = storage.pinning_jwt.get_secret_value() if storage.pinning_jwt else ""
+        pinner = PinataPinner(storage.pinning_url, jwt) if storage.pinning_url else None
         services.marketplace = Marketplace(
-            engine, settings.storage, store, _master_keys(settings), Wallets(engine), None
+            engine, storage, store, _master_keys(settings), Wallets(engine), None, pinner=pinner
         )
         if settings.chain.enabled:
             try:

@@ -219,6 +219,10 @@ class StorageSettings(BaseModel):
         "embedded", description="embedded: files under <data_dir>/blocks; kubo: a kubo node's HTTP RPC (kubo_url)"
     )
     kubo_url: str = Field("http://127.0.0.1:5001", description="kubo's RPC address, for backend = kubo")
+    pinning_url: str | None = Field(
+        None, description="a Pinata-style pinning API (e.g. https://api.pinata.cloud) to replicate datasets to"
+    )
+    pinning_jwt: SecretStr | None = Field(None, description="bearer token for the pinning API")
     max_upload_bytes: int = Field(100 * 1024**3, ge=1, description="largest dataset upload")
     master_keys: dict[str, SecretStr] = Field(
         {}, description="id -> base64 32-byte key wrapping dataset keys; default: generated into <data_dir>/master_key"

@@ -285,3 +285,30 @@ async def test_price_changes_and_retirement_go_on_chain_once_the_holder_approves
     assert (await http.get("/v1/datasets/weather-2026")).status_code == 404, "unlisted for the public"
     download = await http.get("/v1/datasets/weather-2026/download", headers=buyer.auth())
     assert download.status_code == 200 and download.content == ROWS, "a buyer keeps what they paid for"
+
+
+async def test_datasets_are_pinned_when_a_pinning_service_is_configured(tmp_path: Path, chain) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import secured_app
+    from tests.marketplace.conftest import market_settings
+    from tests.storage.fake_pinning import fake_pinning_app
+    from tests.support import ServerThread
+
+    for chunk_size, pinned in ((256 * 1024, True), (1024 * 1024, False)):
+        service = fake_pinning_app("jwt-1", chunk_size=chunk_size)
+        with ServerThread(service) as pinning:
+            settings = market_settings(tmp_path / str(chunk_size), chain)
+            settings.storage = settings.storage.model_validate(
+                {**settings.storage.model_dump(), "pinning_url": pinning.url, "pinning_jwt": "jwt-1"}
+            )
+            async for app in secured_app(settings):
+                market = Market(app, chain)
+                creator = await market.user(CREATOR)
+                response = await market.upload(creator, ROWS, slug=f"pinned-{chunk_size}")
+                if pinned:
+                    assert response.status_code == 201, response.text
+                    dataset = response.json()
+                    assert set(service.state.pins) == {dataset["content_cid"], dataset["metadata_cid"]}
+                else:  # a service that chunks differently publishes another CID: refused, nothing kept
+                    assert response.status_code == 502 and service.state.pins == {}
+                    assert response.json()["error"]["code"] == "pinning_failed"
+                    assert not any(p.is_file() for p in (tmp_path / str(chunk_size) / "blocks").rglob("*"))

@@ -38,6 +38,7 @@ from cluster.settings import StorageSettings
 from cluster.storage.blockstore import Blockstore, read_range
 from cluster.storage.cid import CID
 from cluster.storage.encryption import KeyWrapper, decrypt_segments, new_key, segment_span
+from cluster.storage.pinning import PinataPinner
 from cluster.storage.pipeline import store_encrypted
 from cluster.storage.unixfs import UnixfsBuilder
 
@@ -59,6 +60,8 @@ class Marketplace:
         keys: KeyWrapper,
         wallets: Wallets,
         chain: ChainService | None,
+        *,
+        pinner: PinataPinner | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
@@ -66,6 +69,7 @@ class Marketplace:
         self._keys = keys
         self.wallets = wallets
         self._chain = chain
+        self._pinner = pinner
 
     def attach_chain(self, chain: ChainService) -> None:
         self._chain = chain
@@ -92,6 +96,8 @@ class Marketplace:
                 "preview": {"rows": len(preview), "access": "signed-in users"},
             }
             metadata_cid = await asyncio.to_thread(self._put_file, json.dumps(metadata, sort_keys=True).encode(), added)
+            if self._pinner is not None:
+                await asyncio.to_thread(self._pin, fields.slug, stored.cid, metadata_cid)
             master_id, wrapped = self._keys.wrap(key, dataset_id)
             token_id, _ = await chain.contracts.registry.register(
                 fields.wallet, fields.slug, str(metadata_cid), fields.price
@@ -128,6 +134,15 @@ class Marketplace:
         async with self._engine.begin() as connection:
             await connection.execute(insert(DatasetRow).values(**row))
         return await self.describe(fields.slug, creator)
+
+    def _pin(self, slug: str, content: CID, metadata: CID) -> None:
+        assert self._pinner is not None
+        self._pinner.pin(content, f"{slug}.cde1", read_range(self.store, content))
+        try:
+            self._pinner.pin(metadata, f"{slug}.json", read_range(self.store, metadata))
+        except BaseException:
+            self._pinner.unpin(content)
+            raise
 
     def _put_file(self, data: bytes, added: list[CID]) -> CID:
         def put(cid: CID, block: bytes) -> None:
