@@ -87,6 +87,8 @@ async def test_a_new_holder_is_paid_next_and_gets_full_access(market: Market) ->
     assert await contracts.usdc.balance_of(dev_address(NEW_HOLDER)) - before == 2_125_000  # 85%
     http = market.app.http
     assert (await http.get("/v1/datasets/weather-2026", headers=holder.auth())).json()["access"] == "full"
+    new_holder = await market.chain.contracts(NEW_HOLDER)  # lets the service republish the tokenURI
+    await new_holder.client.transact(new_holder.nft.contract.functions.setApprovalForAll(dev_address(0), True))
     edit = await http.patch("/v1/datasets/weather-2026", json={"description": "now mine"}, headers=holder.auth())
     assert edit.status_code == 200 and edit.json()["description"] == "now mine"
     download = await http.get("/v1/datasets/weather-2026/download", headers=holder.auth())
@@ -277,6 +279,9 @@ async def test_price_changes_and_retirement_go_on_chain_once_the_holder_approves
     repriced = await http.patch("/v1/datasets/weather-2026", json={"price": 7}, headers=creator.auth())
     assert repriced.status_code == 200 and repriced.json()["price"] == 7
     assert await holder.registry.price_of(token) == 7
+    renamed = (await http.patch("/v1/datasets/weather-2026", json={"name": "Stations"}, headers=creator.auth())).json()
+    assert renamed["name"] == "Stations" and renamed["metadata_cid"] != repriced.json()["metadata_cid"]
+    assert await holder.nft.token_uri(token) == f"ipfs://{renamed['metadata_cid']}", "tokenURI follows the listing"
     await market.buy(token, BUYER, 7)
 
     retired = await http.delete("/v1/datasets/weather-2026", headers=creator.auth())

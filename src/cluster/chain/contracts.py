@@ -118,6 +118,9 @@ class DatasetRegistry(_Bound):
     async def set_price(self, dataset_id: int, price: int) -> Receipt:
         return await self._send("setPrice", dataset_id, price)
 
+    async def set_metadata(self, dataset_id: int, metadata_cid: str) -> Receipt:
+        return await self._send("setMetadata", dataset_id, metadata_cid)
+
     async def retire(self, dataset_id: int) -> Receipt:
         return await self._send("retire", dataset_id)
 

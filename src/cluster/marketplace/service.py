@@ -85,17 +85,9 @@ class Marketplace:
         stored = await asyncio.to_thread(store_encrypted, _chunks(upload), self.store, key)
         added = list(stored.added)
         try:
-            metadata = {
-                "name": fields.name,
-                "description": fields.description,
-                "category": fields.category,
-                "license": fields.license,
-                "format": fmt,
-                "stats": stats,
-                "content": {"cid": str(stored.cid), "encryption": "CDE1 (AES-256-GCM)", "sha256": stored.sha256},
-                "preview": {"rows": len(preview), "access": "signed-in users"},
-            }
-            metadata_cid = await asyncio.to_thread(self._put_file, json.dumps(metadata, sort_keys=True).encode(), added)
+            listing = {"name": fields.name, "description": fields.description, "license": fields.license}
+            metadata = _metadata(listing, fields.category, fmt, stats, str(stored.cid), stored.sha256, len(preview))
+            metadata_cid = await asyncio.to_thread(self._put_file, metadata, added)
             if self._pinner is not None:
                 await asyncio.to_thread(self._pin, fields.slug, stored.cid, metadata_cid)
             master_id, wrapped = self._keys.wrap(key, dataset_id)
@@ -162,6 +154,16 @@ class Marketplace:
         values = change.model_dump(exclude_none=True)
         if "price" in values and values["price"] != row.price:
             await self._as_operator(row, lambda registry: registry.set_price(row.token_id, values["price"]))
+        listing = {k: values.get(k, getattr(row, k)) for k in ("name", "description", "license")}
+        if any(listing[k] != getattr(row, k) for k in listing):
+            # The token's metadata says what the listing says: a new text is a new metadata file, a new CID,
+            # and a new tokenURI on chain.
+            metadata = _metadata(
+                listing, row.category, row.format, row.stats, row.content_cid, row.sha256, len(row.preview)
+            )
+            cid = str(await asyncio.to_thread(self._put_file, metadata, []))
+            await self._as_operator(row, lambda registry: registry.set_metadata(row.token_id, cid))
+            values["metadata_cid"] = cid
         if values:
             async with self._engine.begin() as connection:
                 await connection.execute(update(DatasetRow).where(DatasetRow.id == row.id).values(**values))
@@ -352,6 +354,21 @@ class Marketplace:
         if self._chain is None:
             raise ServiceUnavailable("the marketplace needs the chain layer (chain.enabled)")
         return self._chain
+
+
+def _metadata(
+    listing: dict[str, str], category: str, fmt: str, stats: dict[str, Any], content: str, sha256: str, preview: int
+) -> bytes:
+    """The listing as the JSON file whose CID is the NFT's tokenURI."""
+    document = {
+        **listing,
+        "category": category,
+        "format": fmt,
+        "stats": stats,
+        "content": {"cid": content, "encryption": "CDE1 (AES-256-GCM)", "sha256": sha256},
+        "preview": {"rows": preview, "access": "signed-in users"},
+    }
+    return json.dumps(document, sort_keys=True).encode()
 
 
 def _object(row: Any, level: Access) -> DatasetObject:
