@@ -3,16 +3,18 @@ read in one streaming pass from the spooled upload, never whole in memory.
 
 Validated: JSONL (every line JSON), CSV (one header, every row as wide), Parquet (magic at both ends and a
 footer that fits; rows and schema need a Parquet reader, which is not installed), zip and tar archives
-(readable; image members counted). Anything else is refused.
+(readable; image members counted, the preview's first images get 128 px thumbnails). Anything else is refused.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,20 +118,51 @@ def _zip(path: Path, preview_rows: int) -> tuple[dict[str, Any], list[Any]]:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
             names = [info.filename for info in archive.infolist() if not info.is_dir()]
+            if bad is not None:
+                raise InvalidDataset(f"zip member {bad!r} is corrupt")
+            preview = _previews(names, archive.read, preview_rows)
     except (zipfile.BadZipFile, OSError) as error:
         raise InvalidDataset(f"not a readable zip archive: {error}") from None
-    if bad is not None:
-        raise InvalidDataset(f"zip member {bad!r} is corrupt")
-    return _archive_stats(names), names[:preview_rows]
+    return _archive_stats(names), preview
 
 
 def _tar(path: Path, preview_rows: int) -> tuple[dict[str, Any], list[Any]]:
     try:
         with tarfile.open(path) as archive:
-            names = [member.name for member in archive if member.isfile()]
+            members = {member.name: member for member in archive if member.isfile()}
+
+            def read(name: str) -> bytes:
+                handle = archive.extractfile(members[name])
+                return handle.read() if handle else b""
+
+            preview = _previews(list(members), read, preview_rows)
     except (tarfile.TarError, OSError, EOFError) as error:
         raise InvalidDataset(f"not a readable tar archive: {error}") from None
-    return _archive_stats(names), names[:preview_rows]
+    return _archive_stats(list(members)), preview
+
+
+def _previews(names: list[str], read: Callable[[str], bytes], count: int) -> list[dict[str, Any]]:
+    """The first ``count`` members: image members with a 128 px JPEG thumbnail (a data URI), others by name."""
+    previews = []
+    for name in names[:count]:
+        entry: dict[str, Any] = {"name": name}
+        if name.lower().endswith(_IMAGES):
+            entry["thumbnail"] = _thumbnail(read(name))
+        previews.append(entry)
+    return previews
+
+
+def _thumbnail(data: bytes) -> str | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.thumbnail((128, 128))
+            out = io.BytesIO()
+            image.convert("RGB").save(out, format="JPEG", quality=80)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None  # an unreadable image is still a file in the archive; it just has no thumbnail
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
 
 
 def _archive_stats(names: list[str]) -> dict[str, Any]:
