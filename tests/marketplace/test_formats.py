@@ -54,3 +54,22 @@ def test_csv_stats_and_refusals(tmp_path: Path) -> None:
         path.write_bytes(content)
         with pytest.raises(InvalidDataset):
             inspect(path, detect(name, None), 5)
+
+
+def test_parquet_is_read_through_and_corruption_is_caught(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"id": list(range(10_000)), "text": [f"row {i}" for i in range(10_000)]})
+    good = tmp_path / "a.parquet"
+    pq.write_table(table, good, row_group_size=2_500)
+    stats, preview = inspect(good, detect("a.parquet", None), 3)
+    assert (stats["rows"], stats["row_groups"]) == (10_000, 4)
+    assert stats["schema"] == {"id": "int64", "text": "string"} and preview[2] == {"id": 2, "text": "row 2"}
+
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\xff" * 64  # a damaged data page, footer intact
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(InvalidDataset, match="corrupt Parquet"):
+        inspect(broken, "parquet", 3)
