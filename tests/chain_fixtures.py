@@ -93,6 +93,20 @@ class Chain:
         for client in self._clients.values():
             await client.close()
 
+    def settings(self, *, signer: bool = True) -> dict[str, Any]:
+        """``chain`` settings for an app on this node: confirmations 0 (a configured node defaults to 3, and
+        anvil mines only on demand), a fast indexer, and the service signing as dev account #0."""
+        config: dict[str, Any] = {
+            "rpc_url": self.node.url,
+            "chain_id": self.chain_id,
+            "addresses": self.addresses.model_dump(),
+            "confirmations": 0,
+            "poll_interval": 0.05,
+        }
+        if signer:
+            config["signer_key"] = dev_key(0)
+        return config
+
 
 @pytest.fixture
 async def chain(anvil: Node) -> AsyncIterator[Chain]:

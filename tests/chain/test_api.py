@@ -21,13 +21,7 @@ async def app(tmp_path: Path, chain: Chain) -> AsyncIterator[Secured]:
     settings = make_settings(
         tmp_path,
         auth={"required": True},
-        chain={
-            "rpc_url": chain.node.url,
-            "chain_id": chain.chain_id,
-            "addresses": chain.addresses.model_dump(),
-            "poll_interval": 0.05,
-            "confirmations": 0,  # a configured node defaults to 3; anvil mines only on demand
-        },
+        chain=chain.settings(signer=False),
     )
     async for secured in secured_app(settings):
         yield secured

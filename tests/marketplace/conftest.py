@@ -71,14 +71,7 @@ def market_settings(tmp_path: Path, chain: Chain) -> Settings:
     return make_settings(
         tmp_path,
         auth={"required": True},
-        chain={
-            "rpc_url": chain.node.url,
-            "chain_id": chain.chain_id,
-            "addresses": chain.addresses.model_dump(),
-            "signer_key": dev_key(0),
-            "confirmations": 0,
-            "poll_interval": 0.05,
-        },
+        chain=chain.settings(),
     )
 
 

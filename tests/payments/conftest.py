@@ -41,14 +41,7 @@ def paid_settings(
             {"id": "mock-model", "input_price": 1_000_000, "output_price": 2_000_000},
             {"id": "mock-embed", "task": "embedding", "input_price": 1_000_000},
         ],
-        chain={
-            "rpc_url": chain.node.url,
-            "chain_id": chain.chain_id,
-            "addresses": chain.addresses.model_dump(),
-            "signer_key": dev_key(0),
-            "confirmations": 0,
-            "poll_interval": 0.05,
-        },
+        chain=chain.settings(),
         x402=x402,
     )
 
