@@ -317,3 +317,26 @@ async def test_datasets_are_pinned_when_a_pinning_service_is_configured(tmp_path
                     assert response.status_code == 502 and service.state.pins == {}
                     assert response.json()["error"]["code"] == "pinning_failed"
                     assert not any(p.is_file() for p in (tmp_path / str(chunk_size) / "blocks").rglob("*"))
+
+
+async def test_an_upload_over_the_limit_is_refused_even_without_a_length(tmp_path: Path, chain) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import secured_app
+    from tests.marketplace.conftest import market_settings
+
+    settings = market_settings(tmp_path, chain)
+    settings.storage = settings.storage.model_copy(update={"max_upload_bytes": 100_000})
+    async for app in secured_app(settings):
+        market = Market(app, chain)
+        creator = await market.user(CREATOR)
+        declared = await market.upload(creator, ROWS[:200_000])
+        assert declared.status_code == 413
+
+        async def chunks():  # type: ignore[no-untyped-def]
+            body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.jsonl"\r\n\r\n'
+            yield body
+            for _ in range(50):
+                yield b'{"a": 1}\n' * 1000
+
+        headers = {**creator.auth(), "content-type": "multipart/form-data; boundary=b"}
+        chunked = await app.http.post("/v1/datasets", content=chunks(), headers=headers)
+        assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "payload_too_large"

@@ -23,12 +23,12 @@ class BodyLimit:
             return
         limit = next((v for prefix, v in self.uploads.items() if scope["path"].startswith(prefix)), self.max_bytes)
         if limit != self.max_bytes:
-            # An upload streams to disk in the app; only its declared length is checked here.
+            # An upload streams to disk in the app: it is counted as it arrives, never buffered here.
             length = _content_length(scope)
             if length is not None and length > limit:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
                 return
-            await self.app(scope, receive, send)
+            await self.app(scope, _counted(receive, limit), send)
             return
         length = _content_length(scope)
         if length is not None:
@@ -57,9 +57,28 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = PayloadTooLarge(f"Request body is larger than the limit of {self.max_bytes} bytes")
-        await error_response(error)(scope, receive, send)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int | None = None) -> None:
+        await error_response(_too_large(limit or self.max_bytes))(scope, receive, send)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes")
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises 413 (through the app's error handling) once more than ``limit`` bytes came in:
+    a body sent without a length cannot fill the disk."""
+    seen = 0
+
+    async def counting() -> Message:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise _too_large(limit)
+        return message
+
+    return counting
 
 
 def _content_length(scope: Scope) -> int | None:
