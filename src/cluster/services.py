@@ -18,6 +18,7 @@ from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
 from cluster.gateway.service import InferenceService
+from cluster.marketplace.royalties import Royalties
 from cluster.marketplace.service import Marketplace
 from cluster.marketplace.wallets import Wallets
 from cluster.metering import RequestLogWriter
@@ -45,6 +46,7 @@ class Services:
     chain: ChainService | None = None
     x402: X402Service | None = None
     marketplace: Marketplace | None = None
+    royalties: Royalties | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -98,6 +100,8 @@ class Services:
             try:
                 services.chain = await ChainService.start(settings, engine, billing)
                 services.marketplace.attach_chain(services.chain)
+                lineage = {model.id: model.lineage for model in settings.models if model.lineage is not None}
+                services.royalties = Royalties(engine, services.chain, lineage)
                 if settings.x402.enabled:
                     services.x402 = await X402Service.start(settings.x402, engine, billing, services.chain)
             except BaseException:
@@ -110,6 +114,8 @@ class Services:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.royalties is not None:
+            await self.royalties.aclose()
         if self.x402 is not None:
             await self.x402.stop()
         if self.chain is not None:

@@ -26,6 +26,16 @@ LOCAL_CHAT_MODEL = "smollm2-135m-instruct"
 LOCAL_EMBEDDING_MODEL = "all-minilm-l6-v2"
 
 
+class Lineage(BaseModel):
+    """Where a derived model came from: the marketplace dataset it was trained on earns ``royalty_bps`` of every
+    billed call (paid to the dataset NFT's holder at payout time)."""
+
+    dataset: str = Field(description="the marketplace dataset's slug")
+    base: str | None = None
+    job: str | None = None
+    royalty_bps: int = Field(1000, ge=0, le=10_000, description="basis points of each call's price (10% default)")
+
+
 class ModelConfig(BaseModel):
     """One entry of the public catalog. Prices are integer micro-USDC per 1M tokens."""
 
@@ -38,6 +48,7 @@ class ModelConfig(BaseModel):
     output_price: int = Field(0, ge=0, description="micro-USDC per 1M output tokens")
     dimensions: int | None = None
     tee: bool = False
+    lineage: Lineage | None = None
 
 
 class ProviderConfig(BaseModel):

@@ -67,9 +67,10 @@ class Market:
         await contracts.router.purchase(slug_id, referrer)
 
 
-def market_settings(tmp_path: Path, chain: Chain) -> Settings:
+def market_settings(tmp_path: Path, chain: Chain, **extra: Any) -> Settings:
     return make_settings(
         tmp_path,
+        **extra,
         auth={"required": True},
         chain=chain.settings(),
     )

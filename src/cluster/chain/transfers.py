@@ -5,6 +5,7 @@ JSON-RPC. Same contract call and revert reasons as ``contracts.Usdc``; a fractio
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import rlp  # type: ignore[import-untyped]
@@ -23,6 +24,13 @@ _TRANSFER = function_signature_to_4byte_selector(
 )
 _TYPES = ["address", "address", "uint256", "uint256", "uint256", "bytes32", "bytes"]
 FEE_TTL = 2.0  # seconds a fee quote is reused (about a Base block)
+
+
+_ERC20_TRANSFER = function_signature_to_4byte_selector("transfer(address,uint256)")
+
+
+def erc20_transfer_calldata(to: str, amount: int) -> bytes:
+    return _ERC20_TRANSFER + abi_encode(["address", "uint256"], [to, amount])
 
 
 def transfer_calldata(auth: TransferAuthorization, signature: bytes) -> bytes:
@@ -58,31 +66,32 @@ class Transfers:
 
     async def submit(self, auth: TransferAuthorization, signature: bytes, gas: int) -> dict[str, Any]:
         """Send the transfer from the service's signer and wait for its receipt; a revert raises with its reason."""
-        assert self._signer is not None and self._key is not None, "settling needs chain.signer_key"
-        data = transfer_calldata(auth, signature)
+        return await self.send(self._usdc, transfer_calldata(auth, signature), gas)
+
+    async def send(
+        self, to: str, data: bytes, gas: int, before: Callable[[str, bytes], Awaitable[None]] | None = None
+    ) -> dict[str, Any]:
+        """Sign a call from the service's signer, give ``before(tx_hash, raw)`` the chance to record it, broadcast
+        it, and wait for the receipt (a revert raises ``TransactionReverted`` with the reason)."""
+        assert self._signer is not None and self._key is not None, "sending needs chain.signer_key"
         tip, max_fee = await self._fee()
         sent: dict[str, str] = {}
 
         def build(nonce: int) -> bytes:
             assert self._key is not None
             return sign_eip1559(
-                self._key,
-                chain_id=self._chain_id,
-                nonce=nonce,
-                tip=tip,
-                max_fee=max_fee,
-                gas=gas,
-                to=self._usdc,
-                data=data,
+                self._key, chain_id=self._chain_id, nonce=nonce, tip=tip, max_fee=max_fee, gas=gas, to=to, data=data
             )
 
         async def submit(raw: bytes) -> None:
+            if before is not None:
+                await before("0x" + keccak(raw).hex(), raw)
             sent["hash"] = await self._rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
 
         await self._signer.send_raw(build, submit)
         receipt = await self._rpc.receipt(sent["hash"])
         if int(receipt["status"], 16) != 1:
-            call = {"from": self._signer.address, "to": self._usdc, "data": "0x" + data.hex()}
+            call = {"from": self._signer.address, "to": to, "data": "0x" + data.hex()}
             try:
                 await self._rpc.call("eth_call", call, receipt["blockNumber"])
             except TransactionReverted as error:

@@ -79,6 +79,7 @@ class Catalog:
             aliases=model.aliases,
             tee=model.tee,
             dimensions=model.dimensions,
+            lineage=model.lineage.model_dump() if model.lineage else None,
         )
 
 

@@ -172,6 +172,7 @@ class ModelCard(BaseModel):
     aliases: list[str]
     tee: bool
     dimensions: int | None = None
+    lineage: dict[str, Any] | None = Field(None, description="base model, source dataset and royalty share")
 
 
 class ModelList(BaseModel):

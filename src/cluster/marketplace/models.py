@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cluster.db.base import Base
@@ -46,3 +46,33 @@ class WalletRow(Base):
     address: Mapped[str] = mapped_column(String(42), primary_key=True, doc="lower-case")
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoyaltyPayout(Base):
+    """One on-chain USDC transfer of accrued royalties to a dataset's holder. ``raw_tx`` is recorded before it is
+    broadcast, so a crash mid-payout is reconciled by its hash (re-broadcast, or released), never paid twice."""
+
+    __tablename__ = "royalty_payouts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    dataset_slug: Mapped[str] = mapped_column(String(64), index=True)
+    token_id: Mapped[int] = mapped_column(BigInteger)
+    holder: Mapped[str] = mapped_column(String(42), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    calls: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True, doc="pending, paid or failed")
+    tx_hash: Mapped[str | None] = mapped_column(String(66), nullable=True)
+    raw_tx: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RoyaltyCall(Base):
+    """A billed call of a derived model, and the payout that paid its dataset's share (each call once)."""
+
+    __tablename__ = "royalty_calls"
+
+    request_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    payout_id: Mapped[str] = mapped_column(ForeignKey("royalty_payouts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)

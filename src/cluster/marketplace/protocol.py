@@ -121,6 +121,7 @@ class DatasetEarnings(BaseModel):
     sales: int
     buyers: int
     received: int = Field(description="micro-USDC paid to your wallets as holder (85%)")
+    royalties: int = Field(0, description="micro-USDC paid to your wallets from calls of models trained on it")
 
 
 class Earnings(BaseModel):
@@ -128,6 +129,7 @@ class Earnings(BaseModel):
     wallets: list[str]
     datasets: list[DatasetEarnings]
     total_received: int
+    total_royalties: int = 0
     referrals: int = Field(description="purchases you referred")
     referral_received: int = Field(description="micro-USDC paid to your wallets as referrer (5%)")
 

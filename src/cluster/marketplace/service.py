@@ -20,7 +20,7 @@ from cluster.chain.models import ChainPurchase
 from cluster.chain.service import ChainService
 from cluster.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, TransactionReverted, Unauthorized
 from cluster.marketplace.formats import detect, inspect
-from cluster.marketplace.models import DatasetRow
+from cluster.marketplace.models import DatasetRow, RoyaltyPayout
 from cluster.marketplace.protocol import (
     Access,
     DatasetCreate,
@@ -299,7 +299,15 @@ class Marketplace:
                 )
             ).all()
             slugs = dict((await connection.execute(select(DatasetRow.token_id, DatasetRow.slug))).tuples().all())
-        per: dict[int, dict[str, Any]] = {}
+            royalty_rows = (
+                await connection.execute(
+                    select(RoyaltyPayout.token_id, func.sum(RoyaltyPayout.amount))
+                    .where(RoyaltyPayout.status == "paid", RoyaltyPayout.holder.in_(wallets))
+                    .group_by(RoyaltyPayout.token_id)
+                )
+            ).all()
+        royalties = {int(token): int(total) for token, total in royalty_rows}
+        per: dict[int, dict[str, Any]] = {t: {"sales": 0, "buyers": set(), "received": 0} for t in royalties}
         referrals = referral_received = 0
         for purchase in purchases:
             if purchase.beneficiary.lower() in wallets:
@@ -317,6 +325,7 @@ class Marketplace:
                 sales=e["sales"],
                 buyers=len(e["buyers"]),
                 received=e["received"],
+                royalties=royalties.get(token_id, 0),
             )
             for token_id, e in sorted(per.items())
         ]
@@ -324,6 +333,7 @@ class Marketplace:
             wallets=wallets,
             datasets=datasets,
             total_received=sum(d.received for d in datasets),
+            total_royalties=sum(d.royalties for d in datasets),
             referrals=referrals,
             referral_received=referral_received,
         )

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from cluster.api.access import principal
-from cluster.api.deps import Reader, ServicesDep, Writer, get_services
+from cluster.api.deps import Admin, Reader, ServicesDep, Writer, get_services
 from cluster.api.responses import json_response
 from cluster.auth import Scope
 from cluster.errors import InvalidRequest, ServiceUnavailable
@@ -161,6 +161,14 @@ async def link_wallet(body: WalletLink, caller: Writer, services: ServicesDep) -
 @router.get("/wallets", response_model=list[str])
 async def wallets(caller: Reader, services: ServicesDep) -> list[str]:
     return await _market(services).wallets.of(caller.user_id)
+
+
+@router.post("/admin/royalties/payout")
+async def royalties_payout(_: Admin, services: ServicesDep) -> dict[str, Any]:
+    """Pay every dataset's unpaid royalties from derived models to its holder, on chain."""
+    if services.royalties is None:
+        raise ServiceUnavailable("royalties need the chain layer (chain.enabled)")
+    return {"object": "list", "data": await services.royalties.payout()}
 
 
 @router.get("/creators/me/earnings", response_model=Earnings)
