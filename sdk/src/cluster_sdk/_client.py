@@ -11,7 +11,18 @@ import httpx
 
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
-from cluster_sdk._resources import Balances, Chain, Datasets, Embeddings, Keys, Models, Progress, Usage, Wallets
+from cluster_sdk._resources import (
+    Balances,
+    Chain,
+    Datasets,
+    Embeddings,
+    Keys,
+    Models,
+    Progress,
+    Usage,
+    Wallets,
+    attach,
+)
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
 from cluster_sdk._wallet import Wallet, amount_of
 
@@ -40,19 +51,16 @@ class Cluster:
         self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
         self._http = http_client or httpx.Client(timeout=self._config.timeout)
         self.chat = _Chat(self)
-        self.embeddings = Embeddings(self)
-        self.models = Models(self)
-        self.keys = Keys(self)
-        self.balance = Balances(self)
-        self.usage = Usage(self)
-        self.chain = Chain(self)
-        self.datasets = Datasets(self)
-        self.wallets = Wallets(self)
-        self.wallet = (
-            wallet
-            if isinstance(wallet, Wallet) or wallet is None
-            else Wallet(wallet, max_payment=max_payment, max_total=max_total)
-        )
+        self.embeddings: Embeddings
+        self.models: Models
+        self.keys: Keys
+        self.balance: Balances
+        self.usage: Usage
+        self.chain: Chain
+        self.datasets: Datasets
+        self.wallets: Wallets
+        self.wallet: Wallet | None
+        attach(self, wallet, max_payment, max_total)
 
     def request(
         self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False

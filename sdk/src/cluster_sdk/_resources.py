@@ -198,3 +198,22 @@ class Wallets:
 
     def list(self) -> Any:
         return self._client.call("GET", "/wallets", None, lambda d: d)
+
+
+def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | None) -> None:
+    """The resources both clients expose, and the wallet that pays their 402s."""
+    from cluster_sdk._wallet import Wallet
+
+    client.embeddings = Embeddings(client)
+    client.models = Models(client)
+    client.keys = Keys(client)
+    client.balance = Balances(client)
+    client.usage = Usage(client)
+    client.chain = Chain(client)
+    client.datasets = Datasets(client)
+    client.wallets = Wallets(client)
+    client.wallet = (
+        wallet
+        if isinstance(wallet, Wallet) or wallet is None
+        else Wallet(wallet, max_payment=max_payment, max_total=max_total)
+    )
