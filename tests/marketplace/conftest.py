@@ -80,3 +80,10 @@ def market_settings(tmp_path: Path, chain: Chain, **extra: Any) -> Settings:
 async def market(tmp_path: Path, chain: Chain) -> AsyncIterator[Market]:
     async for app in secured_app(market_settings(tmp_path, chain)):
         yield Market(app, chain)
+
+
+@pytest.fixture
+async def pg_market(tmp_path: Path, chain: Chain, postgres_url: str) -> AsyncIterator[Market]:
+    """The same marketplace on PostgreSQL."""
+    async for app in secured_app(market_settings(tmp_path, chain, database_url=postgres_url)):
+        yield Market(app, chain)

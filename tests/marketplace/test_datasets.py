@@ -7,6 +7,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from cluster.chain.devchain import dev_address
 from cluster.storage.blockstore import read_range
 from cluster.storage.cid import CID
@@ -340,3 +342,13 @@ async def test_an_upload_over_the_limit_is_refused_even_without_a_length(tmp_pat
         headers = {**creator.auth(), "content-type": "multipart/form-data; boundary=b"}
         chunked = await app.http.post("/v1/datasets", content=chunks(), headers=headers)
         assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.postgres
+async def test_the_main_flow_on_postgresql(pg_market: Market) -> None:
+    await test_upload_mint_buy_download_and_the_access_levels(pg_market)
+    buyer = await pg_market.user(NEW_HOLDER)
+    earnings = await pg_market.app.http.get("/v1/creators/me/earnings", headers=buyer.auth())
+    assert earnings.status_code == 200 and earnings.json()["wallets"] == [dev_address(NEW_HOLDER).lower()]
+    listing = (await pg_market.app.http.get("/v1/datasets?q=weather&category=other&sort=price")).json()
+    assert listing["total"] == 1

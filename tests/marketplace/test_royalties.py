@@ -22,11 +22,11 @@ from tests.support import MockUpstream
 DERIVED = "ft-weather"
 
 
-@pytest.fixture
-async def market(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream) -> AsyncIterator[Market]:
-    settings = market_settings(
+def royalty_settings(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream, **extra: object) -> object:
+    return market_settings(
         tmp_path,
         chain,
+        **extra,
         providers=[mock_provider("up", mock_upstream, models={DERIVED: "mock", "mock-model": "mock"})],
         models=[
             {"id": DERIVED, "input_price": 3_000_000, "output_price": 7_000_000,
@@ -34,7 +34,20 @@ async def market(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream) -> A
             {"id": "mock-model", "input_price": 3_000_000, "output_price": 7_000_000},
         ],
     )  # fmt: skip
-    async for app in secured_app(settings):
+
+
+@pytest.fixture
+async def market(tmp_path: Path, chain: Chain, mock_upstream: MockUpstream) -> AsyncIterator[Market]:
+    async for app in secured_app(royalty_settings(tmp_path, chain, mock_upstream)):  # type: ignore[arg-type]
+        yield Market(app, chain)
+
+
+@pytest.fixture
+async def pg_market(
+    tmp_path: Path, chain: Chain, mock_upstream: MockUpstream, postgres_url: str
+) -> AsyncIterator[Market]:
+    settings = royalty_settings(tmp_path, chain, mock_upstream, database_url=postgres_url)
+    async for app in secured_app(settings):  # type: ignore[arg-type]
         yield Market(app, chain)
 
 
@@ -114,3 +127,8 @@ async def test_a_payout_a_crash_left_pending_is_released_and_paid_again(market: 
             await connection.execute(select(RoyaltyPayout.status).where(RoyaltyPayout.id == "roy_crashed"))
         ).scalar()
     assert status == "failed"
+
+
+@pytest.mark.postgres
+async def test_royalties_on_postgresql(pg_market: Market) -> None:
+    await test_royalties_accrue_per_call_and_are_paid_to_the_holder_once(pg_market)
