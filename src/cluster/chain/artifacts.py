@@ -33,13 +33,13 @@ def manifest() -> dict[str, Any]:
 
 
 def _signature(entry: dict[str, Any]) -> str:
-    return f"{entry['name']}({','.join(_canonical_type(i) for i in entry['inputs'])})"
+    return f"{entry['name']}({','.join(canonical_type(i) for i in entry['inputs'])})"
 
 
-def _canonical_type(param: dict[str, Any]) -> str:
+def canonical_type(param: dict[str, Any]) -> str:
     kind: str = param["type"]
     if kind.startswith("tuple"):
-        return "(" + ",".join(_canonical_type(c) for c in param["components"]) + ")" + kind[len("tuple") :]
+        return "(" + ",".join(canonical_type(c) for c in param["components"]) + ")" + kind[len("tuple") :]
     return kind
 
 

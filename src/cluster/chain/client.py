@@ -158,7 +158,7 @@ def decode_revert(data: bytes) -> str:
     if known is None:
         return f"custom error 0x{selector.hex()}"
     name, inputs = known
-    values = abi_decode([artifacts._canonical_type(i) for i in inputs], payload)
+    values = abi_decode([artifacts.canonical_type(i) for i in inputs], payload)
     shown = ", ".join(_show(v) for v in values)
     return f"{name}({shown})"
 

@@ -51,15 +51,6 @@ class Usdc(_Bound):
     async def authorization_state(self, authorizer: str, nonce: bytes) -> bool:
         return bool(await self._read("authorizationState", authorizer, nonce))
 
-    def _transfer_call(self, auth: TransferAuthorization, signature: bytes) -> Any:
-        fields = (auth.from_, auth.to, auth.value, auth.valid_after, auth.valid_before, auth.nonce, signature)
-        return self.contract.functions.transferWithAuthorization(*fields)
-
-    async def transfer_with_authorization(
-        self, auth: TransferAuthorization, signature: bytes, *, gas: int | None = None
-    ) -> Receipt:
-        return await self.client.transact(self._transfer_call(auth, signature), gas=gas)
-
     async def eip712_domain(self) -> tuple[str, str]:
         """The token's EIP-712 (name, version): what authorizations must be signed over."""
         return str(await self._read("name")), str(await self._read("version"))

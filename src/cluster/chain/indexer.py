@@ -152,21 +152,7 @@ class Indexer:
             insert_ignore(dialect, ChainEvent.__table__),  # type: ignore[arg-type]
             [{k: v for k, v in event.items() if k != "raw_args"} for event in events],
         )
-        purchases = [
-            {
-                **_log_key(event),
-                "dataset_id": args["datasetId"],
-                "buyer": args["buyer"],
-                "referrer": args["referrer"],
-                "beneficiary": args["beneficiary"],
-                "price": args["price"],
-                "creator_amount": args["creatorAmount"],
-                "treasury_amount": args["treasuryAmount"],
-                "referrer_amount": args["referrerAmount"],
-            }
-            for event in events
-            if event["event"] == "Purchased" and (args := event["raw_args"])
-        ]
+        purchases = [_purchase(event) for event in events if event["event"] == "Purchased"]
         if purchases:
             await connection.execute(insert_ignore(dialect, ChainPurchase.__table__), purchases)  # type: ignore[arg-type]
         deposits = [event for event in events if event["event"] == "Deposited"]
@@ -276,6 +262,21 @@ class Indexer:
             lost_ids = list(lost)
         for row_id in lost_ids:
             await self._deposits.reverse(row_id)
+
+
+def _purchase(event: dict[str, Any]) -> dict[str, Any]:
+    args = event["raw_args"]
+    return {
+        **_log_key(event),
+        "dataset_id": args["datasetId"],
+        "buyer": args["buyer"],
+        "referrer": args["referrer"],
+        "beneficiary": args["beneficiary"],
+        "price": args["price"],
+        "creator_amount": args["creatorAmount"],
+        "treasury_amount": args["treasuryAmount"],
+        "referrer_amount": args["referrerAmount"],
+    }
 
 
 def _log_key(event: dict[str, Any]) -> dict[str, Any]:

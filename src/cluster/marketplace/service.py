@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,14 +248,15 @@ class Marketplace:
         return PreviewObject(slug=row.slug, format=row.format, rows=row.preview)
 
     async def download(
-        self, slug: str, caller: Viewer, start: int = 0, end: int | None = None
-    ) -> tuple[DatasetRow, AsyncIterator[bytes]]:
-        """The plaintext bytes [start, end), decrypted as they are read; access checked first."""
+        self, slug: str, caller: Viewer, span: Callable[[int], tuple[int, int]] | None = None
+    ) -> tuple[DatasetRow, int, int, AsyncIterator[bytes]]:
+        """(row, start, end, bytes): the plaintext ``span(size)`` (default: all of it), decrypted as it is read.
+        Access is checked once, against the chain, before anything is read."""
         row = await self._get(slug)
         await self._require(row, caller, Access.DOWNLOAD)
-        end = row.size if end is None else end
+        start, end = span(row.size) if span else (0, row.size)
         key = self._keys.unwrap(row.master_id, bytes.fromhex(row.wrapped_key), row.id)
-        return row, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
+        return row, start, end, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
 
     async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
         return await buy_with_x402(self._need_chain(), await self._get(slug), payment, referrer)

@@ -14,8 +14,8 @@ import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from x402.schemas import PaymentPayload, PaymentRequired, PaymentRequirements, SettleResponse
-from x402.schemas.v1 import PaymentPayloadV1, PaymentRequiredV1, PaymentRequirementsV1
+from x402.schemas import PaymentPayload, PaymentRequirements
+from x402.schemas.v1 import PaymentPayloadV1, PaymentRequirementsV1
 
 from cluster.chain.contracts import TransferAuthorization
 
@@ -69,17 +69,6 @@ def decode_payment(header: str) -> PaymentPayload | PaymentPayloadV1:
         return PaymentPayload.model_validate(data)
     except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as error:
         raise MalformedPayment(f"the payment header is not a base64 JSON x402 payload: {error}") from error
-
-
-def decode_required(header: str) -> PaymentRequired | PaymentRequiredV1:
-    data = json.loads(base64.b64decode(header))
-    return (
-        PaymentRequiredV1.model_validate(data) if data.get("x402Version") == 1 else PaymentRequired.model_validate(data)
-    )
-
-
-def decode_response(header: str) -> SettleResponse:
-    return SettleResponse.model_validate_json(base64.b64decode(header))
 
 
 class _Authorization(BaseModel):

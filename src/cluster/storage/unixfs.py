@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cluster.storage.cid import CID, DAG_PB, RAW, varint
+from cluster.storage.cid import CID, DAG_PB, RAW, read_varint, varint
 
 CHUNK_SIZE = 256 * 1024
 MAX_LINKS = 174
@@ -90,8 +90,6 @@ def _unixfs_file(file_size: int, block_sizes: list[int]) -> bytes:
 
 def parse_links(block: bytes) -> list[tuple[CID, int]]:
     """The (child CID, child file size) list of a dag-pb file node, in order (for reading ranges back)."""
-    from cluster.storage.cid import read_varint
-
     links: list[CID] = []
     sizes: list[int] = []
     offset = 0
@@ -108,8 +106,6 @@ def parse_links(block: bytes) -> list[tuple[CID, int]]:
 
 
 def _link_cid(link: bytes) -> CID:
-    from cluster.storage.cid import read_varint
-
     tag, offset = read_varint(link)
     length, offset = read_varint(link, offset)
     assert tag == (1 << 3 | 2)
@@ -117,8 +113,6 @@ def _link_cid(link: bytes) -> CID:
 
 
 def _block_sizes(data: bytes) -> list[int]:
-    from cluster.storage.cid import read_varint
-
     sizes, offset = [], 0
     while offset < len(data):
         tag, offset = read_varint(data, offset)

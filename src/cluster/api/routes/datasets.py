@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -80,7 +81,7 @@ async def create_dataset(request: Request, caller: Writer, services: ServicesDep
             spool.write(piece)
         spool.flush()
         await upload.close()
-        return await market.create(caller, _path(spool.name), upload.filename or "upload", fields)
+        return await market.create(caller, Path(spool.name), upload.filename or "upload", fields)
 
 
 @router.get("/datasets", response_model=DatasetList)
@@ -120,13 +121,10 @@ async def preview(slug: str, caller: Caller, services: ServicesDep) -> PreviewOb
 @router.get("/datasets/{slug}/download")
 async def download(slug: str, request: Request, caller: Caller, services: ServicesDep) -> Response:
     """The dataset's bytes, exactly as uploaded; ``Range: bytes=a-b`` gives 206 with that slice."""
-    market = _market(services)
-    described = await market.describe(slug, caller)
-    start, end, status = 0, described.size, 200
-    if (wanted := request.headers.get("range")) is not None:
-        start, end = _range(wanted, described.size)
-        status = 206
-    row, body = await market.download(slug, caller, start, end)
+    wanted = request.headers.get("range")
+    span = (lambda size: _range(wanted, size)) if wanted is not None else None
+    row, start, end, body = await _market(services).download(slug, caller, span)
+    status = 206 if wanted is not None else 200
     headers = {
         "content-length": str(end - start),
         "accept-ranges": "bytes",
@@ -188,9 +186,3 @@ def _range(header: str, size: int) -> tuple[int, int]:
     if start >= size or start >= end:
         raise InvalidRequest(f"range not satisfiable for {size} bytes", param="range", code="range_not_satisfiable")
     return start, end
-
-
-def _path(name: str) -> Any:
-    from pathlib import Path
-
-    return Path(name)
