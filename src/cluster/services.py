@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,13 @@ from cluster.auth.ratelimit import Counters, MemoryCounters, RateLimiter, RedisC
 from cluster.billing import BillingService
 from cluster.chain.service import ChainService
 from cluster.db import make_engine, upgrade
+from cluster.finetune.deployed import FineTunedModels
+from cluster.finetune.files import Files
+from cluster.finetune.local import LocalTrainer
+from cluster.finetune.remote import RemoteTrainer
+from cluster.finetune.runner import JobRunner
+from cluster.finetune.service import FineTuning
+from cluster.finetune.trainer import Trainer
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
@@ -25,8 +33,9 @@ from cluster.metering import RequestLogWriter
 from cluster.metering.usage import UsageService
 from cluster.payments.service import X402Service
 from cluster.periodic import every
+from cluster.providers.local import assets
 from cluster.providers.registry import build_provider, bundled_models
-from cluster.settings import Settings
+from cluster.settings import ProviderConfig, Settings
 from cluster.storage.blockstore import Blockstore, FileBlockstore, KuboBlockstore
 from cluster.storage.encryption import KeyWrapper
 from cluster.storage.pinning import PinataPinner
@@ -47,6 +56,9 @@ class Services:
     x402: X402Service | None = None
     marketplace: Marketplace | None = None
     royalties: Royalties | None = None
+    fine_tuning: FineTuning | None = None
+    fine_tuned: FineTunedModels | None = None
+    runner: JobRunner | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -96,20 +108,48 @@ class Services:
         services.marketplace = Marketplace(
             engine, storage, store, _master_keys(settings), Wallets(engine), None, pinner=pinner
         )
-        if settings.chain.enabled:
-            try:
+        trainable = _trainable(provider_configs)
+        services.fine_tuned = FineTunedModels(engine, settings, catalog, router, trainable)
+        inference.dynamic = services.fine_tuned.resolve
+        try:
+            if settings.chain.enabled:
                 services.chain = await ChainService.start(settings, engine, billing)
                 services.marketplace.attach_chain(services.chain)
                 lineage = {model.id: model.lineage for model in settings.models if model.lineage is not None}
-                services.royalties = Royalties(engine, services.chain, lineage)
+                services.royalties = Royalties(engine, services.chain, lineage, services.fine_tuned.lineages)
+                interval = settings.finetune.royalty_payout_interval
+                if interval is not None:
+                    payouts = asyncio.create_task(every(interval, services.royalties.payout), name="royalty-payouts")
+                    services.tasks.append(payouts)
                 if settings.x402.enabled:
                     services.x402 = await X402Service.start(settings.x402, engine, billing, services.chain)
-            except BaseException:
-                await services.stop()
-                raise
+            if settings.finetune.enabled:
+                services._start_fine_tuning(trainable)
+        except BaseException:
+            await services.stop()
+            raise
         return services
 
+    def _start_fine_tuning(self, trainable: dict[str, Path]) -> None:
+        settings = self.settings
+        workdir = settings.data_dir / "finetune"
+        files = Files(self.engine, settings.data_dir / "files", settings.finetune.max_file_bytes)
+        self.fine_tuning = FineTuning(
+            self.engine, settings.finetune, files, workdir, self.inference.catalog, trainable, self.marketplace
+        )
+        trainer: Trainer = (
+            RemoteTrainer(settings.finetune)
+            if settings.finetune.trainer == "remote"
+            else LocalTrainer(settings.finetune)
+        )
+        self.runner = JobRunner(self.engine, settings.finetune, trainer, workdir, trainable)
+        self.runner.start()
+
     async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.stop()  # its jobs go back to the queue before anything else closes
+        if self.fine_tuned is not None:
+            await self.fine_tuned.aclose()
         for task in self.tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -127,6 +167,16 @@ class Services:
         for provider in self.inference.router.providers():
             await provider.aclose()
         await self.engine.dispose()
+
+
+def _trainable(providers: list[ProviderConfig]) -> dict[str, Path]:
+    """Catalog models served from a local GGUF: the bases local LoRA can train on (and serve adapters over)."""
+    paths: dict[str, Path] = {}
+    for config in providers:
+        if config.kind == "llama_cpp":
+            for model_id in config.models:
+                paths[model_id] = config.model_path or assets.smollm2_gguf()
+    return paths
 
 
 def _master_keys(settings: Settings) -> KeyWrapper:

@@ -30,7 +30,8 @@ class Lineage(BaseModel):
     """Where a derived model came from: the marketplace dataset it was trained on earns ``royalty_bps`` of every
     billed call (paid to the dataset NFT's holder at payout time)."""
 
-    dataset: str = Field(description="the marketplace dataset's slug")
+    dataset: str | None = Field(None, description="the marketplace dataset's slug (None: trained on a plain file)")
+    token_id: int | None = Field(None, description="the dataset's NFT")
     base: str | None = None
     job: str | None = None
     royalty_bps: int = Field(1000, ge=0, le=10_000, description="basis points of each call's price (10% default)")
@@ -242,6 +243,45 @@ class StorageSettings(BaseModel):
     preview_rows: int = Field(5, ge=0, description="rows (or file names) a signed-in user may preview")
 
 
+class FineTuneSettings(BaseModel):
+    """Fine-tuning jobs: LoRA on the local base model in a worker process, or forwarded to a remote trainer."""
+
+    enabled: bool = True
+    trainer: Literal["local", "remote"] = Field(
+        "local", description="local: LoRA in a worker process here; remote: an OpenAI-compatible fine-tuning API"
+    )
+    remote_url: str | None = Field(None, description="the remote trainer's base URL (…/v1), for trainer = remote")
+    remote_key: SecretStr | None = Field(None, description="bearer token for the remote trainer")
+    max_concurrent_jobs: int = Field(1, ge=1, description="jobs trained at once by each service process")
+    threads: int | None = Field(None, ge=1, description="torch threads per training worker (default: all cores)")
+    poll_interval: float = Field(2.0, gt=0, description="seconds between looks for queued or orphaned jobs")
+    heartbeat_timeout: float = Field(
+        60.0, gt=0, description="seconds without a heartbeat after which a running job is taken over and resumed"
+    )
+    max_attempts: int = Field(3, ge=1, description="starts of a job (first run + resumes) before it fails")
+    checkpoint_every: int = Field(10, ge=1, description="training steps between resume states")
+    learning_rate: float = Field(1e-3, gt=0, description="multiplied by the job's learning_rate_multiplier")
+    default_epochs: int = Field(3, ge=1, le=50)
+    default_batch_size: int = Field(4, ge=1, le=256)
+    lora_rank: int = Field(8, ge=1, le=256)
+    lora_alpha: int = Field(16, ge=1)
+    max_length: int = Field(512, ge=16, description="tokens per training example (longer ones are cut)")
+    max_file_bytes: int = Field(512 * 1024**2, ge=1, description="largest file accepted by POST /v1/files")
+    royalty_bps: int = Field(
+        1000, ge=0, le=10_000, description="share of each billed call of a model trained on a dataset, to its holder"
+    )
+    max_loaded_models: int = Field(4, ge=1, description="fine-tuned models kept loaded per process (LRU)")
+    base_cache: Path | None = Field(
+        None, description="de-quantized copies of base GGUFs for training (default: <data_dir>/finetune/bases)"
+    )
+    run_jobs: bool = Field(True, description="this process trains queued jobs (false: API only, e.g. gateway replicas)")
+    royalty_payout_interval: float | None = Field(
+        3600.0,
+        gt=0,
+        description="seconds between on-chain royalty payouts (None: only POST /v1/admin/royalties/payout)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
@@ -257,6 +297,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     x402: X402Settings = X402Settings()
     storage: StorageSettings = StorageSettings()
+    finetune: FineTuneSettings = FineTuneSettings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

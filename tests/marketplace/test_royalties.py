@@ -60,12 +60,13 @@ async def calls(market: Market, key: str, model: str, n: int) -> None:
         assert response.status_code == 200, response.text
 
 
-async def logged(market: Market, model: str) -> list[int]:
+async def logged(market: Market, model: str, count: int) -> list[int]:
+    """The costs of ``model``'s calls once all ``count`` of them are in the request log."""
     engine = market.app.app.state.services.engine  # type: ignore[attr-defined]
     for _ in range(100):
         async with engine.connect() as connection:
             costs = [c for (c,) in await connection.execute(select(RequestLog.cost).where(RequestLog.model == model))]
-        if costs:
+        if len(costs) >= count:
             return costs
         await asyncio.sleep(0.05)
     raise AssertionError("the request log never flushed")
@@ -77,11 +78,17 @@ async def test_royalties_accrue_per_call_and_are_paid_to_the_holder_once(market:
     _, key = await market.app.new_user(credit=50_000_000)
     http, admin = market.app.http, market.app.auth()
     card = (await http.get(f"/v1/models/{DERIVED}", headers=admin)).json()
-    assert card["lineage"] == {"dataset": "weather-2026", "base": "mock-model", "job": "ftjob-1", "royalty_bps": 1000}
+    assert card["lineage"] == {
+        "dataset": "weather-2026",
+        "token_id": None,
+        "base": "mock-model",
+        "job": "ftjob-1",
+        "royalty_bps": 1000,
+    }
 
     await calls(market, key, DERIVED, 7)
     await calls(market, key, "mock-model", 3)  # not derived: owes nothing
-    costs = await logged(market, DERIVED)
+    costs = await logged(market, DERIVED, 7)
     await asyncio.sleep(0.1)
     owed = sum(cost * 1000 // 10_000 for cost in costs)
     assert owed > 0 and len(costs) == 7
@@ -105,7 +112,7 @@ async def test_a_payout_a_crash_left_pending_is_released_and_paid_again(market: 
     token = (await market.upload(creator, ROWS)).json()["token_id"]
     _, key = await market.app.new_user(credit=50_000_000)
     await calls(market, key, DERIVED, 2)
-    costs = await logged(market, DERIVED)
+    costs = await logged(market, DERIVED, 2)
     await asyncio.sleep(0.1)
     services = market.app.app.state.services  # type: ignore[attr-defined]
     async with services.engine.connect() as connection:

@@ -63,6 +63,9 @@ class Catalog:
             raise ModelNotFound(f"The model '{name}' does not exist", param="model")
         return entry
 
+    def has(self, name: str) -> bool:
+        return name in self._by_name
+
     def entries(self) -> list[CatalogEntry]:
         return list(self._entries)
 

@@ -61,6 +61,7 @@ class Router:
     def __init__(self, upstreams: dict[str, Upstream], settings: RouterSettings) -> None:
         self._upstreams = upstreams
         self.max_attempts = settings.max_attempts
+        self._alpha = settings.ewma_alpha
         for upstream in upstreams.values():
             upstream._alpha = settings.ewma_alpha
 
@@ -100,6 +101,17 @@ class Router:
         """The request ended for a reason that says nothing about the provider."""
         upstream.in_flight -= 1
         upstream.breaker.release()
+
+    def add(self, upstream: Upstream) -> None:
+        """A provider that appears at run time (a fine-tuned model being loaded)."""
+        upstream._alpha = self._alpha
+        self._upstreams[upstream.name] = upstream
+
+    def get(self, name: str) -> Upstream | None:
+        return self._upstreams.get(name)
+
+    def remove(self, name: str) -> Upstream | None:
+        return self._upstreams.pop(name, None)
 
     def status(self) -> dict[str, dict[str, object]]:
         return {name: upstream.status() for name, upstream in self._upstreams.items()}

@@ -15,7 +15,7 @@ from typing import TypeVar
 import anyio
 
 from cluster.billing import pricing
-from cluster.errors import ClusterError, InvalidRequest, Overloaded, ProviderUnavailable
+from cluster.errors import ClusterError, InvalidRequest, ModelNotFound, Overloaded, ProviderUnavailable
 from cluster.gateway import sse
 from cluster.gateway.admission import abort, admit, conclude
 from cluster.gateway.catalog import Catalog, CatalogEntry
@@ -43,6 +43,8 @@ class InferenceService:
         self.router = router
         self._recorder = recorder
         self._default_max_tokens = default_max_tokens
+        #: models that exist outside the static catalog (fine-tuned ones): name, caller -> entry or None
+        self.dynamic: Callable[[str, str | None], Awaitable[CatalogEntry | None]] | None = None
 
     def models(self) -> ModelList:
         return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
@@ -62,7 +64,7 @@ class InferenceService:
             raise
 
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
-        entry = self._entry(request.model, expect_embedding=False)
+        entry = await self._entry(request.model, ctx, expect_embedding=False)
         if request.output_limit is None and ctx.payment is not None:
             # the hold (or the x402 price) must bound what can be generated
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
@@ -88,7 +90,7 @@ class InferenceService:
         return Served(upstream.name, body=completion.body)
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
-        entry = self._entry(request.model, expect_embedding=True)
+        entry = await self._entry(request.model, ctx, expect_embedding=True)
         try:
             await admit(ctx, entry, lambda: pricing.embedding_input_bound(request), 0)
             upstream, result, attempts = await self._attempt(
@@ -115,8 +117,14 @@ class InferenceService:
             )
         )
 
-    def _entry(self, model: str, *, expect_embedding: bool) -> CatalogEntry:
-        entry = self.catalog.resolve(model)
+    async def _entry(self, model: str, ctx: RequestContext, *, expect_embedding: bool) -> CatalogEntry:
+        try:
+            entry = self.catalog.resolve(model)
+        except ModelNotFound:
+            found = await self.dynamic(model, ctx.user_id) if self.dynamic else None
+            if found is None:
+                raise
+            entry = found
         if (entry.model.task == "embedding") is not expect_embedding:
             kind = "an embedding model" if not expect_embedding else "not an embedding model"
             raise InvalidRequest(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,14 +34,29 @@ TRANSFER_GAS = 100_000
 
 
 class Royalties:
-    def __init__(self, engine: AsyncEngine, chain: ChainService, lineage: dict[str, Lineage]) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        chain: ChainService,
+        lineage: dict[str, Lineage],
+        derived: Callable[[], Awaitable[dict[str, Lineage]]] | None = None,
+    ) -> None:
+        """``lineage``: configured models; ``derived()``: models that appear at run time (fine-tunes)."""
         self._engine = engine
         self._chain = chain
         self._rpc = JsonRpc(chain.client.rpc_url)
         self._transfers = Transfers(self._rpc, chain.contracts.usdc.address, chain.client.chain_id, chain.client.signer)
-        self._by_dataset: dict[str, dict[str, int]] = defaultdict(dict)
+        self._configured = lineage
+        self._derived = derived
+
+    async def _by_dataset(self) -> dict[str, dict[str, int]]:
+        """dataset slug -> {model: royalty bps}"""
+        lineage = {**(await self._derived() if self._derived else {}), **self._configured}
+        grouped: dict[str, dict[str, int]] = defaultdict(dict)
         for model, source in lineage.items():
-            self._by_dataset[source.dataset][model] = source.royalty_bps
+            if source.dataset is not None:
+                grouped[source.dataset][model] = source.royalty_bps
+        return grouped
 
     async def aclose(self) -> None:
         await self._rpc.aclose()
@@ -49,7 +65,7 @@ class Royalties:
         """Pay every dataset's unpaid royalties; returns the payouts made."""
         await self.reconcile()
         made = []
-        for slug, models in self._by_dataset.items():
+        for slug, models in (await self._by_dataset()).items():
             payout = await self._pay(slug, models)
             if payout is not None:
                 made.append(payout)

@@ -1,4 +1,16 @@
-from cluster.api.routes import accounts, chain, chat, datasets, embeddings, health, keys, models, x402
+from cluster.api.routes import (
+    accounts,
+    chain,
+    chat,
+    datasets,
+    embeddings,
+    files,
+    fine_tuning,
+    health,
+    keys,
+    models,
+    x402,
+)
 
 routers = [
     health.router,
@@ -10,6 +22,8 @@ routers = [
     chain.router,
     x402.router,
     datasets.router,
+    files.router,
+    fine_tuning.router,
 ]
 
 __all__ = ["routers"]

@@ -1,5 +1,7 @@
 """Chat with a GGUF model through llama.cpp (``llama-cpp-python``), in a thread of its own.
 
+A fine-tuned model is the same base GGUF with a LoRA adapter applied at load (``lora_path``).
+
 The model's own chat template (from the GGUF) formats prompts; ``tools`` with a named ``tool_choice`` and
 ``response_format`` are enforced by llama.cpp grammars. Parameters the caller left unset keep llama.cpp's
 defaults. ``n > 1`` runs the choices one after the other.
@@ -39,9 +41,12 @@ _PASSED = (
 class LlamaCppProvider:
     capabilities = frozenset({Capability.CHAT})
 
-    def __init__(self, name: str, model_path: Path, *, context: int, threads: int | None) -> None:
+    def __init__(
+        self, name: str, model_path: Path, *, context: int, threads: int | None, lora_path: Path | None = None
+    ) -> None:
         self.name = name
         self._path = model_path
+        self._lora = lora_path
         self._context = context
         self._threads = threads
         self._thread = ModelThread(name)
@@ -78,6 +83,7 @@ class LlamaCppProvider:
 
             self._llama = Llama(
                 model_path=str(self._path),
+                lora_path=str(self._lora) if self._lora else None,
                 n_ctx=self._context,
                 n_threads=self._threads,
                 verbose=False,

@@ -1,0 +1,359 @@
+"""Runs queued jobs, one per free slot of this process, and keeps their rows honest.
+
+Every ``poll_interval`` the runner (1) heartbeats the jobs it trains and stops any that was cancelled or taken
+from it, (2) re-queues running jobs whose heartbeat is older than ``heartbeat_timeout`` (their process died:
+they resume from their last saved state), (3) claims queued jobs for its free slots. Claims and take-overs
+are conditional updates, so any number of service processes can share one database. A clean shutdown puts
+its jobs back in the queue at once. A job that has started ``max_attempts`` times fails instead of looping.
+
+Success is one conditional update that sets the model's name: from then on ``/v1/models`` and the chat path
+of every process find it (``cluster.finetune.deployed``), with no other step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import socket
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cluster.finetune.models import CheckpointRow, JobRow
+from cluster.finetune.service import add_event, model_name
+from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingRun
+from cluster.settings import FineTuneSettings
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: FineTuneSettings,
+        trainer: Trainer,
+        workdir: Path,
+        trainable: dict[str, Path],
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._trainer = trainer
+        self._workdir = workdir
+        self._trainable = trainable
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._lost: set[str] = set()  # jobs cancelled by their owner or taken over: stop without requeueing
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run_forever(), name="finetune-runner")
+
+    async def stop(self) -> None:
+        """Stop training here; the jobs go back to the queue (resumed by the next process to start)."""
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        for task in list(self._tasks.values()):
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def active(self) -> list[str]:
+        return list(self._tasks)
+
+    async def _run_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("fine-tuning runner tick failed")
+            await asyncio.sleep(self._settings.poll_interval)
+
+    async def tick(self) -> None:
+        await self._heartbeat()
+        await self._recover_orphans()
+        await self._claim()
+
+    # -- keeping rows honest ------------------------------------------------------------------------------
+    async def _heartbeat(self) -> None:
+        if not self._tasks:
+            return
+        mine = list(self._tasks)
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(JobRow)
+                .where(JobRow.id.in_(mine), JobRow.worker == self.worker_id, JobRow.status == "running")
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+            held = set(
+                (
+                    await connection.execute(
+                        select(JobRow.id).where(
+                            JobRow.id.in_(mine), JobRow.worker == self.worker_id, JobRow.status == "running"
+                        )
+                    )
+                ).scalars()
+            )
+        for job_id in set(mine) - held:
+            self._lost.add(job_id)
+            self._tasks[job_id].cancel()
+
+    async def _recover_orphans(self) -> None:
+        stale = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
+        async with self._engine.connect() as connection:
+            orphans = (
+                await connection.execute(
+                    select(JobRow.id, JobRow.worker).where(JobRow.status == "running", JobRow.heartbeat_at < stale)
+                )
+            ).all()
+        for job_id, worker in orphans:
+            async with self._engine.begin() as connection:
+                taken = await connection.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                    .values(status="queued", worker=None)
+                )
+                if taken.rowcount:
+                    await add_event(
+                        connection,
+                        job_id,
+                        f"Training was interrupted (worker {worker} stopped responding); "
+                        "it will resume from its last saved state",
+                        level="warn",
+                    )
+
+    async def _claim(self) -> None:
+        free = self._settings.max_concurrent_jobs - len(self._tasks)
+        if free <= 0:
+            return
+        async with self._engine.connect() as connection:
+            queued = (
+                await connection.execute(
+                    select(JobRow.id).where(JobRow.status == "queued").order_by(JobRow.created_at).limit(free)
+                )
+            ).scalars()
+            candidates = list(queued)
+        for job_id in candidates:
+            job = await self._take(job_id)
+            if job is not None:
+                self._tasks[job.id] = asyncio.create_task(self._train(job), name=f"finetune-{job.id}")
+
+    async def _take(self, job_id: str) -> Any:
+        now = datetime.now(UTC)
+        async with self._engine.begin() as connection:
+            taken = await connection.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "queued")
+                .values(status="running", worker=self.worker_id, heartbeat_at=now, attempts=JobRow.attempts + 1)
+            )
+            if not taken.rowcount:
+                return None  # another process claimed it first
+            job = (await connection.execute(select(JobRow).where(JobRow.id == job_id))).one()
+            if job.attempts > self._settings.max_attempts:
+                await connection.execute(
+                    update(JobRow)
+                    .where(JobRow.id == job_id)
+                    .values(
+                        status="failed",
+                        worker=None,
+                        finished_at=now,
+                        error={"code": "too_many_attempts", "message": f"gave up after {job.attempts - 1} starts"},
+                    )
+                )
+                await add_event(
+                    connection, job_id, f"Fine-tuning failed after {job.attempts - 1} starts", level="error"
+                )
+                return None
+            if job.started_at is None:
+                await connection.execute(update(JobRow).where(JobRow.id == job_id).values(started_at=now))
+            verb = "started" if job.attempts == 1 else f"resumed (start {job.attempts})"
+            await add_event(connection, job_id, f"Fine-tuning job {verb} on {self.worker_id}")
+        return job
+
+    # -- one job ------------------------------------------------------------------------------------------
+    async def _train(self, job: Any) -> None:
+        params = job.hyperparameters
+        run = TrainingRun(
+            job_id=job.id,
+            base_model=job.model,
+            base_path=self._trainable.get(job.model),
+            workdir=self._workdir / job.id,
+            n_epochs=params["n_epochs"],
+            batch_size=params["batch_size"],
+            learning_rate_multiplier=params["learning_rate_multiplier"],
+            seed=job.seed,
+            suffix=job.suffix,
+            remote_id=job.remote_id,
+        )
+        progress = _Progress(self, job.id)
+        try:
+            trained = await self._trainer.train(run, progress.report)
+        except asyncio.CancelledError:
+            if job.id in self._lost:
+                _clean(run.workdir)
+                await self._cancel_elsewhere(job.id)
+            else:
+                await self._requeue(job.id, "the service stopped")
+            raise
+        except TrainingFailed as failure:
+            await self._fail(job.id, "training_failed", str(failure))
+        except Exception as exc:
+            log.exception("fine-tuning job %s", job.id)
+            await self._fail(job.id, "internal_error", f"{type(exc).__name__}: {exc}")
+        else:
+            await self._succeed(job, trained)
+        finally:
+            self._tasks.pop(job.id, None)
+            self._lost.discard(job.id)
+
+    async def _cancel_elsewhere(self, job_id: str) -> None:
+        async with self._engine.connect() as connection:
+            remote_id = (await connection.execute(select(JobRow.remote_id).where(JobRow.id == job_id))).scalar()
+        with anyio.CancelScope(shield=True):
+            try:
+                await self._trainer.cancel(remote_id)
+            except Exception:
+                log.exception("could not cancel job %s at its trainer", job_id)
+
+    async def _succeed(self, job: Any, trained: Trained) -> None:
+        name = model_name(job)
+        digest = _sha256(trained.adapter) if trained.adapter else None
+        async with self._engine.begin() as connection:
+            done = await connection.execute(
+                update(JobRow)
+                .where(JobRow.id == job.id, JobRow.status == "running", JobRow.worker == self.worker_id)
+                .values(
+                    status="succeeded",
+                    fine_tuned_model=name,
+                    adapter_path=str(trained.adapter) if trained.adapter else None,
+                    adapter_sha256=digest,
+                    remote_id=trained.upstream_model or job.remote_id,
+                    trained_tokens=trained.trained_tokens,
+                    worker=None,
+                    finished_at=datetime.now(UTC),
+                )
+            )
+            if done.rowcount:
+                await add_event(connection, job.id, f"New fine-tuned model created: {name}")
+                await add_event(connection, job.id, "The job has successfully completed")
+        _clean(self._workdir / job.id)
+
+    async def _fail(self, job_id: str, code: str, message: str) -> None:
+        async with self._engine.begin() as connection:
+            done = await connection.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == self.worker_id)
+                .values(
+                    status="failed",
+                    worker=None,
+                    finished_at=datetime.now(UTC),
+                    error={"code": code, "message": message[:2000]},
+                )
+            )
+            if done.rowcount:
+                await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
+        _clean(self._workdir / job_id)
+
+    async def _requeue(self, job_id: str, why: str) -> None:
+        async with self._engine.begin() as connection:
+            back = await connection.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == self.worker_id)
+                .values(status="queued", worker=None)
+            )
+            if back.rowcount:
+                await add_event(connection, job_id, f"Training paused ({why}); it resumes from its last saved state")
+
+    async def record(
+        self,
+        job_id: str,
+        message: str,
+        *,
+        level: str = "info",
+        data: dict[str, Any] | None = None,
+        checkpoint: dict[str, Any] | None = None,
+        remote_id: str | None = None,
+    ) -> None:
+        async with self._engine.begin() as connection:
+            await add_event(connection, job_id, message, level=level, type="metrics" if data else "message", data=data)
+            if checkpoint is not None:
+                await connection.execute(
+                    insert(CheckpointRow).values(
+                        id=f"ftckpt-{uuid.uuid4().hex[:24]}", job_id=job_id, created_at=datetime.now(UTC), **checkpoint
+                    )
+                )
+            if remote_id is not None:
+                await connection.execute(update(JobRow).where(JobRow.id == job_id).values(remote_id=remote_id))
+
+
+class _Progress:
+    """A trainer's reports → events, checkpoints and the remote id, for one job."""
+
+    def __init__(self, runner: JobRunner, job_id: str) -> None:
+        self._runner = runner
+        self._job_id = job_id
+        self._train_loss: float | None = None
+        self._valid_loss: float | None = None
+
+    async def report(self, kind: str, data: dict[str, Any]) -> None:
+        record = self._runner.record
+        job = self._job_id
+        if kind == "started":
+            resumed = f", resumed after step {data['resumed_from']}" if data.get("resumed_from") else ""
+            await record(job, f"Training on {data['examples']} examples in {data['total_steps']} steps{resumed}")
+        elif kind == "step":
+            self._train_loss = data["loss"]
+            metrics = {k: data[k] for k in ("step", "total_steps", "epoch")} | {"train_loss": data["loss"]}
+            await record(
+                job, f"Step {data['step']}/{data['total_steps']}: training loss={data['loss']:.4f}", data=metrics
+            )
+        elif kind == "eval":
+            self._valid_loss = data["eval_loss"]
+            metrics = {"step": data["step"], "epoch": data["epoch"], "valid_loss": data["eval_loss"]}
+            await record(job, f"Step {data['step']}: validation loss={data['eval_loss']:.4f}", data=metrics)
+        elif kind == "checkpoint":
+            checkpoint = None
+            if data.get("epoch_end"):
+                checkpoint = {
+                    "step": data["step"],
+                    "epoch": data["epoch"],
+                    "train_loss": self._train_loss,
+                    "valid_loss": self._valid_loss,
+                }
+            await record(job, f"Saved state at step {data['step']}", checkpoint=checkpoint)
+        elif kind == "remote_id":
+            await record(job, f"Submitted to the remote trainer as {data['id']}", remote_id=str(data["id"]))
+        elif kind == "message":
+            await record(job, str(data.get("message", "")), level=str(data.get("level", "info")), data=data.get("data"))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while piece := handle.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def _clean(folder: Path) -> None:
+    """Training data and resume state go when a job ends (the data may be a buyer's licensed copy); the
+    adapter and the worker's log stay."""
+    for name in ("train.jsonl", "validation.jsonl", "state", "state.new", "state.old", "spec.json"):
+        target = folder / name
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
