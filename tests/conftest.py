@@ -132,10 +132,11 @@ class Secured:
         return user_id, created.json()["key"]
 
 
-async def secured_app(settings: Settings) -> AsyncIterator[Secured]:
+async def secured_app(settings: Settings, bootstrap: bool = True) -> AsyncIterator[Secured]:
+    """``bootstrap=False``: the database already has its admin (a restart); the admin key is not known."""
     from tests.support import bootstrap_admin
 
-    admin_id, admin_key = await bootstrap_admin(settings)
+    admin_id, admin_key = await bootstrap_admin(settings) if bootstrap else ("", "")
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -137,11 +137,13 @@ class Services:
         self.fine_tuning = FineTuning(
             self.engine, settings.finetune, files, workdir, self.inference.catalog, trainable, self.marketplace
         )
-        trainer: Trainer = (
-            RemoteTrainer(settings.finetune)
-            if settings.finetune.trainer == "remote"
-            else LocalTrainer(settings.finetune)
-        )
+        if not settings.finetune.run_jobs:
+            return
+        trainer: Trainer
+        if settings.finetune.trainer == "remote":
+            trainer = RemoteTrainer(settings.finetune)
+        else:
+            trainer = LocalTrainer(settings.finetune, settings.finetune.base_cache or workdir / "bases")
         self.runner = JobRunner(self.engine, settings.finetune, trainer, workdir, trainable)
         self.runner.start()
 

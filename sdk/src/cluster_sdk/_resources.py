@@ -15,6 +15,10 @@ from cluster_sdk._types import (
     CreateEmbeddingResponse,
     Dataset,
     DepositList,
+    FileObject,
+    FineTuningCheckpoint,
+    FineTuningEvent,
+    FineTuningJob,
     Model,
     UsageReport,
 )
@@ -200,6 +204,98 @@ class Wallets:
         return self._client.call("GET", "/wallets", None, lambda d: d)
 
 
+class Files:
+    """Training data for fine-tuning (chat JSONL), checked line by line on upload."""
+
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, file: str | os.PathLike[str], purpose: str = "fine-tune", progress: Any = None) -> Any:
+        return self._client.send_form(
+            "POST", "/files", {"purpose": purpose}, (file, progress), FileObject.model_validate
+        )
+
+    def list(self, purpose: str | None = None) -> Any:
+        return self._client.call(
+            "GET", f"/files{_query(purpose=purpose)}", None, lambda d: [FileObject.model_validate(f) for f in d["data"]]
+        )
+
+    def retrieve(self, file_id: str) -> Any:
+        return self._client.call("GET", f"/files/{file_id}", None, FileObject.model_validate)
+
+    def content(self, file_id: str, destination: str | os.PathLike[str]) -> Any:
+        return self._client.save(f"/files/{file_id}/content", destination)
+
+    def delete(self, file_id: str) -> Any:
+        return self._client.call("DELETE", f"/files/{file_id}", None, lambda d: d)
+
+
+class FineTuningJobs:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        model: str,
+        training_file: str | None = None,
+        dataset: str | None = None,
+        validation_file: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        suffix: str | None = None,
+        seed: int | None = None,
+        public: bool = False,
+    ) -> Any:
+        """Train ``model`` on an uploaded ``training_file`` or a marketplace ``dataset`` you hold access to."""
+        body: dict[str, Any] = {"model": model, "public": public}
+        optional = {
+            "training_file": training_file,
+            "dataset": dataset,
+            "validation_file": validation_file,
+            "hyperparameters": hyperparameters,
+            "suffix": suffix,
+            "seed": seed,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        return self._client.call("POST", "/fine_tuning/jobs", body, FineTuningJob.model_validate)
+
+    def list(self, limit: int = 20, after: str | None = None) -> Any:
+        return self._client.call(
+            "GET",
+            f"/fine_tuning/jobs{_query(limit=limit, after=after)}",
+            None,
+            lambda d: [FineTuningJob.model_validate(j) for j in d["data"]],
+        )
+
+    def retrieve(self, job_id: str) -> Any:
+        return self._client.call("GET", f"/fine_tuning/jobs/{job_id}", None, FineTuningJob.model_validate)
+
+    def cancel(self, job_id: str) -> Any:
+        return self._client.call("POST", f"/fine_tuning/jobs/{job_id}/cancel", None, FineTuningJob.model_validate)
+
+    def list_events(self, job_id: str, limit: int = 20, after: str | None = None) -> Any:
+        """Newest first, as OpenAI's."""
+        return self._client.call(
+            "GET",
+            f"/fine_tuning/jobs/{job_id}/events{_query(limit=limit, after=after)}",
+            None,
+            lambda d: [FineTuningEvent.model_validate(e) for e in d["data"]],
+        )
+
+    def checkpoints(self, job_id: str) -> Any:
+        return self._client.call(
+            "GET",
+            f"/fine_tuning/jobs/{job_id}/checkpoints",
+            None,
+            lambda d: [FineTuningCheckpoint.model_validate(c) for c in d["data"]],
+        )
+
+
+class FineTuning:
+    def __init__(self, client: _Caller) -> None:
+        self.jobs = FineTuningJobs(client)
+
+
 def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | None) -> None:
     """The resources both clients expose, and the wallet that pays their 402s."""
     from cluster_sdk._wallet import Wallet
@@ -212,6 +308,8 @@ def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | N
     client.chain = Chain(client)
     client.datasets = Datasets(client)
     client.wallets = Wallets(client)
+    client.files = Files(client)
+    client.fine_tuning = FineTuning(client)
     client.wallet = (
         wallet
         if isinstance(wallet, Wallet) or wallet is None

@@ -181,3 +181,56 @@ class Dataset(_Open):
     token_uri: str
     token_id: int | None = None
     access: str
+
+
+class FileObject(_Open):
+    id: str
+    object: str = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    lines: int | None = None
+
+
+class FineTuningJob(_Open):
+    """OpenAI's job object, plus ``dataset`` (a marketplace slug) and ``lineage`` once the model exists."""
+
+    id: str
+    object: str = "fine_tuning.job"
+    created_at: int
+    model: str
+    status: str
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    hyperparameters: dict[str, Any] = {}
+    trained_tokens: int | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    error: dict[str, Any] | None = None
+    seed: int | None = None
+    dataset: str | None = None
+    lineage: dict[str, Any] | None = None
+    public: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+class FineTuningEvent(_Open):
+    id: str
+    created_at: int
+    level: str
+    message: str
+    type: str = "message"
+    data: dict[str, Any] | None = None
+
+
+class FineTuningCheckpoint(_Open):
+    id: str
+    created_at: int
+    fine_tuned_model_checkpoint: str
+    fine_tuning_job_id: str
+    metrics: dict[str, Any]
+    step_number: int

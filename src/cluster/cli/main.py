@@ -99,12 +99,14 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _register() -> None:
-    from cluster.cli import accounts, chain, datasets
+    from cluster.cli import accounts, chain, datasets, finetune
 
     accounts.register(app)
     app.add_typer(chain.chain_app, name="chain")
     app.add_typer(datasets.datasets_app, name="datasets")
     app.command("earnings")(datasets.earnings)
+    app.add_typer(finetune.finetune_app, name="finetune")
+    app.add_typer(finetune.royalties_app, name="royalties")
 
 
 _register()

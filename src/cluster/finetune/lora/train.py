@@ -212,7 +212,7 @@ def _cached_base(spec: TrainSpec) -> Path | None:
     tokenizer = AutoTokenizer.from_pretrained(spec.base_dir, gguf_file=spec.base_file)
     model = AutoModelForCausalLM.from_pretrained(spec.base_dir, gguf_file=spec.base_file, dtype=torch.float32)
     # De-quantized on load, the weights are plain float32: only the marker of their GGUF origin stops saving.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     try:
