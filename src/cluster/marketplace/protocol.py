@@ -122,6 +122,7 @@ class DatasetEarnings(BaseModel):
     buyers: int
     received: int = Field(description="micro-USDC paid to your wallets as holder (85%)")
     royalties: int = Field(0, description="micro-USDC paid to your wallets from calls of models trained on it")
+    royalties_pending: int = Field(0, description="micro-USDC accrued from such calls, due at the next payout")
 
 
 class Earnings(BaseModel):
@@ -130,6 +131,7 @@ class Earnings(BaseModel):
     datasets: list[DatasetEarnings]
     total_received: int
     total_royalties: int = 0
+    total_royalties_pending: int = 0
     referrals: int = Field(description="purchases you referred")
     referral_received: int = Field(description="micro-USDC paid to your wallets as referrer (5%)")
 

@@ -71,10 +71,18 @@ class Royalties:
                 made.append(payout)
         return made
 
-    async def _pay(self, slug: str, models: dict[str, int]) -> dict[str, Any] | None:
+    async def pending(self) -> dict[str, int]:
+        """dataset slug -> royalties accrued by billed calls and not paid yet (micro-USDC)."""
+        owed = {}
+        for slug, models in (await self._by_dataset()).items():
+            amount = sum(share for _, share in await self._unpaid(models))
+            if amount:
+                owed[slug] = amount
+        return owed
+
+    async def _unpaid(self, models: dict[str, int]) -> list[tuple[str, int]]:
+        """(request id, share) of every billed call of ``models`` no payout has claimed."""
         async with self._engine.connect() as connection:
-            token_id = (await connection.execute(select(DatasetRow.token_id).where(DatasetRow.slug == slug))).scalar()
-            paid = select(RoyaltyCall.request_id)
             calls = (
                 await connection.execute(
                     select(RequestLog.id, RequestLog.model, RequestLog.cost).where(
@@ -82,11 +90,16 @@ class Royalties:
                         RequestLog.status == 200,
                         RequestLog.cost > 0,
                         RequestLog.user_id.is_not(None),
-                        RequestLog.id.not_in(paid),
+                        RequestLog.id.not_in(select(RoyaltyCall.request_id)),
                     )
                 )
             ).all()
-        shares = [(request_id, cost * models[model] // 10_000) for request_id, model, cost in calls]
+        return [(request_id, cost * models[model] // 10_000) for request_id, model, cost in calls]
+
+    async def _pay(self, slug: str, models: dict[str, int]) -> dict[str, Any] | None:
+        async with self._engine.connect() as connection:
+            token_id = (await connection.execute(select(DatasetRow.token_id).where(DatasetRow.slug == slug))).scalar()
+        shares = await self._unpaid(models)
         amount = sum(share for _, share in shares)
         if token_id is None or amount == 0:
             return None

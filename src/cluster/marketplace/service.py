@@ -284,7 +284,9 @@ class Marketplace:
         owned = await asyncio.gather(*(contracts.router.has_access(w, row.token_id) for w in wallets))
         return Access.DOWNLOAD if any(owned) else Access.PREVIEW
 
-    async def earnings(self, caller: Principal) -> Earnings:
+    async def earnings(self, caller: Principal, pending: dict[str, int] | None = None) -> Earnings:
+        """Sales and paid royalties from the index; ``pending`` (slug -> accrued royalties) is shown for the
+        datasets whose NFT the caller's wallets hold now, since that is who the next payout pays."""
         wallets = await self.wallets.of(caller.user_id)
         chain_id = self._need_chain().client.chain_id
         async with self._engine.connect() as connection:
@@ -309,6 +311,9 @@ class Marketplace:
             ).all()
         royalties = {int(token): int(total) for token, total in royalty_rows}
         per: dict[int, dict[str, Any]] = {t: {"sales": 0, "buyers": set(), "received": 0} for t in royalties}
+        accrued = await self._held_pending(pending or {}, wallets)
+        for token_id in accrued:
+            per.setdefault(token_id, {"sales": 0, "buyers": set(), "received": 0})
         referrals = referral_received = 0
         for purchase in purchases:
             if purchase.beneficiary.lower() in wallets:
@@ -327,6 +332,7 @@ class Marketplace:
                 buyers=len(e["buyers"]),
                 received=e["received"],
                 royalties=royalties.get(token_id, 0),
+                royalties_pending=accrued.get(token_id, 0),
             )
             for token_id, e in sorted(per.items())
         ]
@@ -335,11 +341,27 @@ class Marketplace:
             datasets=datasets,
             total_received=sum(d.received for d in datasets),
             total_royalties=sum(d.royalties for d in datasets),
+            total_royalties_pending=sum(d.royalties_pending for d in datasets),
             referrals=referrals,
             referral_received=referral_received,
         )
 
     # -- internals ----------------------------------------------------------------------------------------
+    async def _held_pending(self, pending: dict[str, int], wallets: list[str]) -> dict[int, int]:
+        """token id -> pending royalties, for the datasets ``wallets`` hold now."""
+        held: dict[int, int] = {}
+        for slug, amount in pending.items():
+            row = await self._find(slug)
+            if row is None or row.token_id is None:
+                continue
+            try:
+                holder = (await self._need_chain().contracts.nft.owner_of(row.token_id)).lower()
+            except TransactionReverted:
+                continue  # retired
+            if holder in wallets:
+                held[row.token_id] = amount
+        return held
+
     async def _require(self, row: DatasetRow, caller: Viewer, level: Access) -> None:
         have = await self.access(row, caller)
         if have >= level:

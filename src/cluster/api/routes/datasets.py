@@ -171,7 +171,8 @@ async def royalties_payout(_: Admin, services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/creators/me/earnings", response_model=Earnings)
 async def earnings(caller: Reader, services: ServicesDep) -> Earnings:
-    return await _market(services).earnings(caller)
+    pending = await services.royalties.pending() if services.royalties is not None else {}
+    return await _market(services).earnings(caller, pending)
 
 
 def _range(header: str, size: int) -> tuple[int, int]:
