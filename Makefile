@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/x402_overhead.py
 	$(BIN)/python bench/datasets.py
+	$(BIN)/python bench/finetune.py
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache

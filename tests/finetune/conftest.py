@@ -37,9 +37,9 @@ async def running(settings: Settings, bootstrap: bool = True) -> AsyncIterator[S
 
 
 @pytest.fixture
-async def api(tmp_path: Path) -> AsyncIterator[Secured]:
-    """The API with keys and no trainer running (jobs stay queued)."""
-    async for app in secured_app(ft_settings(tmp_path, finetune={"run_jobs": False})):
+async def api(tmp_path: Path, database_url: str) -> AsyncIterator[Secured]:
+    """The API with keys and no trainer running (jobs stay queued), on SQLite and on PostgreSQL."""
+    async for app in secured_app(ft_settings(tmp_path, database_url=database_url, finetune={"run_jobs": False})):
         yield app
 
 

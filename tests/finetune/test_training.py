@@ -67,7 +67,7 @@ def saved(job: dict[str, Any], texts: list[str]) -> bool:
 async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None:
     from tests.finetune.conftest import ft_settings
 
-    async with running(ft_settings(tmp_path)) as app:
+    async with running(ft_settings(tmp_path, finetune={"max_loaded_models": 1})) as app:
         user_id, key = await app.new_user(credit=10_000_000)
         client = openai_client(app, key)
         train = await client.files.create(file=("train.jsonl", chat_file(16)), purpose="fine-tune")
@@ -123,7 +123,16 @@ async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None
         with pytest.raises(openai.NotFoundError):
             await other.chat.completions.create(model=name, messages=[{"role": "user", "content": "Hi"}])
 
-        folder = app.app.state.services.fine_tuning.workdir / job.id  # type: ignore[attr-defined]
+        services = app.app.state.services  # type: ignore[attr-defined]
+        twin = await _twin(services, job.id)  # a second model over the same adapter
+        for model in (twin, name):  # max_loaded_models = 1: loading one unloads the other
+            await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "Hi"}], max_tokens=2
+            )
+        loaded = [p for p in services.inference.router.status() if p.startswith("ft/")]
+        assert loaded == [f"ft/{job.id}"]
+
+        folder = services.fine_tuning.workdir / job.id
         assert (folder / "adapter.gguf").is_file() and not (folder / "train.jsonl").exists()
         assert not (folder / "state").exists() and not workers_of(job.id)
         deleted = await client.models.delete(name)
@@ -132,10 +141,11 @@ async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None
             await client.chat.completions.create(model=name, messages=[{"role": "user", "content": "Hi"}])
 
 
-async def test_a_clean_restart_mid_training_resumes_from_the_saved_state(tmp_path: Path) -> None:
+async def test_a_clean_restart_mid_training_resumes_from_the_saved_state(tmp_path: Path, database_url: str) -> None:
+    """On SQLite and on PostgreSQL: claims, heartbeats and the requeue are conditional updates on both."""
     from tests.finetune.conftest import ft_settings
 
-    settings = ft_settings(tmp_path)
+    settings = ft_settings(tmp_path, database_url=database_url)
     async with running(settings) as app:
         _, key = await app.new_user()
         job = await start_job(app, key, count=16, epochs=3)  # 12 steps, state saved every 2
@@ -234,6 +244,19 @@ async def _until_saved(http: httpx.AsyncClient, job_id: str, key: str) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("no state was saved")
+
+
+async def _twin(services: Any, job_id: str) -> str:
+    """A copy of a succeeded job's row under another id: another deployed model with the same adapter."""
+    from sqlalchemy import insert, select
+
+    from cluster.finetune.models import JobRow
+
+    async with services.engine.begin() as connection:
+        row = (await connection.execute(select(JobRow).where(JobRow.id == job_id))).one()._asdict()
+        row.update(id="ftjob-twin", fine_tuned_model=f"ft:{row['model']}:twin:ftjob-twin")
+        await connection.execute(insert(JobRow).values(**row))
+    return str(row["fine_tuned_model"])
 
 
 def _auth(key: str) -> dict[str, str]:

@@ -105,7 +105,15 @@ async def test_a_new_holder_is_paid_next_and_gets_full_access(market: Market) ->
             break
         await asyncio.sleep(0.05)
     assert report["datasets"] == [
-        {"slug": "weather-2026", "token_id": token, "sales": 1, "buyers": 1, "received": 2_125_000, "royalties": 0}
+        {
+            "slug": "weather-2026",
+            "token_id": token,
+            "sales": 1,
+            "buyers": 1,
+            "received": 2_125_000,
+            "royalties": 0,
+            "royalties_pending": 0,
+        }
     ]
 
 

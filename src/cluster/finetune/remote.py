@@ -21,12 +21,12 @@ _TRANSIENT = (aiohttp.ClientError, TimeoutError)
 
 
 class RemoteTrainer:
-    def __init__(self, settings: FineTuneSettings, *, poll_interval: float = 5.0) -> None:
+    def __init__(self, settings: FineTuneSettings) -> None:
         if not settings.remote_url:
             raise ValueError("finetune.trainer = remote needs finetune.remote_url")
         self._url = settings.remote_url.rstrip("/")
         self._key = settings.remote_key.get_secret_value() if settings.remote_key else None
-        self._poll = poll_interval
+        self._poll = max(settings.poll_interval, 1.0)
 
     async def train(self, run: TrainingRun, report: Report) -> Trained:
         headers = {"authorization": f"Bearer {self._key}"} if self._key else {}
