@@ -71,8 +71,11 @@ async def test_a_job_is_created_listed_read_and_cancelled(api: Secured) -> None:
     _, other_key = await api.new_user()
     with pytest.raises(openai.NotFoundError):
         await openai_client(api, other_key).fine_tuning.jobs.retrieve(job.id)
+    folder = api.app.state.services.fine_tuning.workdir / job.id  # type: ignore[attr-defined]
+    assert (folder / "train.jsonl").exists()
     cancelled = await client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled" and cancelled.finished_at
+    assert not (folder / "train.jsonl").exists()  # the data copy of a job that never ran goes with it
     with pytest.raises(openai.BadRequestError, match="already cancelled"):
         await client.fine_tuning.jobs.cancel(job.id)
 

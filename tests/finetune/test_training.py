@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from sqlalchemy import update
 
+from cluster.finetune.models import JobRow
 from cluster.settings import Settings
 from tests.conftest import Secured
 from tests.e2e.test_scale_out import Gateway
@@ -225,12 +227,24 @@ async def test_a_failing_job_fails_with_its_reason_and_a_running_job_can_be_canc
         assert (await messages(app.http, failing.id, key))[-1].startswith("Fine-tuning failed: ")
     async with running(ft_settings(tmp_path / "again"), bootstrap=True) as app:
         _, key = await app.new_user()
+        services = app.app.state.services  # type: ignore[attr-defined]
+        # a process that stalled past the heartbeat timeout finds its job taken by another: it stops its worker
+        # and leaves the job's files to the new owner
+        taken = await start_job(app, key, count=40, epochs=5)
+        await wait_for(app.http, taken.id, key, lambda j: j["status"] == "running" and workers_of(j["id"]))
+        async with services.engine.begin() as connection:
+            await connection.execute(update(JobRow).where(JobRow.id == taken.id).values(worker="another:1:abc"))
+        assert await gone(taken.id, within=10)
+        assert (services.fine_tuning.workdir / taken.id / "train.jsonl").exists()
+        assert "Training paused" not in " ".join(await messages(app.http, taken.id, key))  # not requeued by us
+        await openai_client(app, key).fine_tuning.jobs.cancel(taken.id)
+
         job = await start_job(app, key, count=40, epochs=5)
         await wait_for(app.http, job.id, key, lambda j: j["status"] == "running" and workers_of(j["id"]))
         cancelled = await openai_client(app, key).fine_tuning.jobs.cancel(job.id)
         assert cancelled.status == "cancelled"
         assert await gone(job.id, within=10), "the runner stops the worker at its next heartbeat"
-        folder = app.app.state.services.fine_tuning.workdir / job.id  # type: ignore[attr-defined]
+        folder = services.fine_tuning.workdir / job.id
         await asyncio.sleep(0.5)
         assert not (folder / "train.jsonl").exists()
         assert (await app.http.get(f"/v1/fine_tuning/jobs/{job.id}", headers=_auth(key))).json()[

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import shutil
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -29,7 +28,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.finetune.models import CheckpointRow, JobRow
-from cluster.finetune.service import add_event, model_name
+from cluster.finetune.service import add_event, clean_workdir, model_name
 from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingRun
 from cluster.settings import FineTuneSettings
 
@@ -52,7 +51,8 @@ class JobRunner:
         self._trainable = trainable
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._lost: set[str] = set()  # jobs cancelled by their owner or taken over: stop without requeueing
+        #: jobs this process must stop without requeueing: job id -> status now (cancelled, or taken over)
+        self._lost: dict[str, str] = {}
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -98,18 +98,13 @@ class JobRunner:
                 .where(JobRow.id.in_(mine), JobRow.worker == self.worker_id, JobRow.status == "running")
                 .values(heartbeat_at=datetime.now(UTC))
             )
-            held = set(
-                (
-                    await connection.execute(
-                        select(JobRow.id).where(
-                            JobRow.id.in_(mine), JobRow.worker == self.worker_id, JobRow.status == "running"
-                        )
-                    )
-                ).scalars()
-            )
-        for job_id in set(mine) - held:
-            self._lost.add(job_id)
-            self._tasks[job_id].cancel()
+            rows = await connection.execute(select(JobRow.id, JobRow.status, JobRow.worker).where(JobRow.id.in_(mine)))
+            now = {job_id: (status, worker) for job_id, status, worker in rows}
+        for job_id in mine:
+            status, worker = now.get(job_id, ("cancelled", None))
+            if status != "running" or worker != self.worker_id:
+                self._lost[job_id] = status if status == "cancelled" else "taken"
+                self._tasks[job_id].cancel()
 
     async def _recover_orphans(self) -> None:
         stale = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
@@ -202,11 +197,13 @@ class JobRunner:
         try:
             trained = await self._trainer.train(run, progress.report)
         except asyncio.CancelledError:
-            if job.id in self._lost:
-                _clean(run.workdir)
+            lost = self._lost.get(job.id)
+            if lost == "cancelled":
+                clean_workdir(run.workdir)
                 await self._cancel_elsewhere(job.id)
-            else:
+            elif lost is None:
                 await self._requeue(job.id, "the service stopped")
+            # taken over by another process (this one stalled past the heartbeat timeout): its files are theirs now
             raise
         except TrainingFailed as failure:
             await self._fail(job.id, "training_failed", str(failure))
@@ -217,7 +214,7 @@ class JobRunner:
             await self._succeed(job, trained)
         finally:
             self._tasks.pop(job.id, None)
-            self._lost.discard(job.id)
+            self._lost.pop(job.id, None)
 
     async def _cancel_elsewhere(self, job_id: str) -> None:
         async with self._engine.connect() as connection:
@@ -249,7 +246,7 @@ class JobRunner:
             if done.rowcount:
                 await add_event(connection, job.id, f"New fine-tuned model created: {name}")
                 await add_event(connection, job.id, "The job has successfully completed")
-        _clean(self._workdir / job.id)
+        clean_workdir(self._workdir / job.id)
 
     async def _fail(self, job_id: str, code: str, message: str) -> None:
         async with self._engine.begin() as connection:
@@ -265,7 +262,7 @@ class JobRunner:
             )
             if done.rowcount:
                 await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
-        _clean(self._workdir / job_id)
+        clean_workdir(self._workdir / job_id)
 
     async def _requeue(self, job_id: str, why: str) -> None:
         async with self._engine.begin() as connection:
@@ -346,14 +343,3 @@ def _sha256(path: Path) -> str:
         while piece := handle.read(1 << 20):
             digest.update(piece)
     return digest.hexdigest()
-
-
-def _clean(folder: Path) -> None:
-    """Training data and resume state go when a job ends (the data may be a buyer's licensed copy); the
-    adapter and the worker's log stay."""
-    for name in ("train.jsonl", "validation.jsonl", "state", "state.new", "state.old", "spec.json"):
-        target = folder / name
-        if target.is_dir():
-            shutil.rmtree(target, ignore_errors=True)
-        else:
-            target.unlink(missing_ok=True)

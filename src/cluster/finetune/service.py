@@ -231,6 +231,8 @@ class FineTuning:
             )
             if changed.rowcount:
                 await add_event(connection, job_id, "Fine-tuning job cancelled")
+        if job.status == "queued":  # nobody holds it: its copy of the data goes now (a runner cleans its own)
+            clean_workdir(self.workdir / job_id)
         return await self.get(caller, job_id)
 
     async def _own(self, caller: Principal, job_id: str) -> Any:
@@ -298,3 +300,14 @@ def _event_number(event_id: str) -> int:
         return int(event_id.removeprefix("ftevent-"))
     except ValueError:
         raise InvalidRequest(f"not an event id: {event_id!r}", param="after") from None
+
+
+def clean_workdir(folder: Path) -> None:
+    """Training data and resume state go when a job ends (the data may be a buyer's licensed copy); the
+    adapter and the worker's log stay."""
+    for name in ("train.jsonl", "validation.jsonl", "state", "state.new", "state.old", "spec.json"):
+        target = folder / name
+        if target.is_dir():
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
