@@ -33,12 +33,14 @@ from cluster.metering import RequestLogWriter
 from cluster.metering.usage import UsageService
 from cluster.payments.service import X402Service
 from cluster.periodic import every
+from cluster.providers.confidential import ConfidentialProvider
 from cluster.providers.local import assets
 from cluster.providers.registry import build_provider, bundled_models
 from cluster.settings import ProviderConfig, Settings
 from cluster.storage.blockstore import Blockstore, FileBlockstore, KuboBlockstore
 from cluster.storage.encryption import KeyWrapper
 from cluster.storage.pinning import PinataPinner
+from cluster.tee.receipts import ReceiptStore
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Services:
     fine_tuning: FineTuning | None = None
     fine_tuned: FineTunedModels | None = None
     runner: JobRunner | None = None
+    receipts: ReceiptStore | None = None
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -108,6 +111,10 @@ class Services:
         services.marketplace = Marketplace(
             engine, storage, store, _master_keys(settings), Wallets(engine), None, pinner=pinner
         )
+        services.receipts = ReceiptStore(engine)
+        confidential = [p for p in router.providers() if isinstance(p, ConfidentialProvider)]
+        for provider in confidential:
+            provider.attach(services.receipts)
         trainable = _trainable(provider_configs)
         services.fine_tuned = FineTunedModels(engine, settings, catalog, router, trainable)
         inference.dynamic = services.fine_tuned.resolve
@@ -115,6 +122,9 @@ class Services:
             if settings.chain.enabled:
                 services.chain = await ChainService.start(settings, engine, billing)
                 services.marketplace.attach_chain(services.chain)
+                registry = services.chain.contracts.compose_registry
+                for provider in confidential:  # enclave builds must be allowed on chain
+                    provider.attestor.compose_allowed = registry.allowed if registry else None
                 lineage = {model.id: model.lineage for model in settings.models if model.lineage is not None}
                 services.royalties = Royalties(engine, services.chain, lineage, services.fine_tuned.lineages)
                 interval = settings.finetune.royalty_payout_interval

@@ -68,7 +68,10 @@ class ProviderConfig(BaseModel):
     max_concurrency: int = Field(256, ge=1)
     connect_timeout: float = Field(3.0, gt=0)
     read_timeout: float = Field(120.0, gt=0)
-    tee: bool = False
+    tee: bool = Field(False, description="a confidential provider: attested before use, every response signed")
+    allow_simulated: bool = Field(False, description="tee: accept a simulated enclave's quote (development only)")
+    attestation_interval: float = Field(300.0, gt=0, description="tee: seconds between fresh attestations")
+    pccs_url: str = Field("https://pccs.phala.network", description="tee: where DCAP collateral is fetched")
     model_path: Path | None = None
     threads: int | None = None
 
@@ -158,6 +161,9 @@ class ContractAddresses(BaseModel):
     dataset_nft: str | None = None
     deposits: str | None = None
     token: str | None = None
+    compose_registry: str | None = Field(
+        None, description="the ComposeRegistry confidential providers are checked against"
+    )
     treasury: str | None = None
     start_block: int = Field(0, ge=0, description="the indexer starts here (the deployment block)")
 

@@ -26,6 +26,7 @@ OUTPUTS = {
     "DatasetRegistry.sol": ["DatasetRegistry"],
     "PaymentRouter.sol": ["PaymentRouter"],
     "Deposits.sol": ["Deposits"],
+    "ComposeRegistry.sol": ["ComposeRegistry"],
     "Proxy.sol": ["ClusterProxy"],
     "test/DatasetNFTV2.sol": ["DatasetNFTV2"],
     "test/PaymentRouterV2.sol": ["PaymentRouterV2"],

@@ -160,6 +160,21 @@ class Deposits(_Bound):
         return await self._send("depositETH", account, value=value)
 
 
+class ComposeRegistry(_Bound):
+    """The compose hashes (enclave builds) confidential providers may run (``contracts/ComposeRegistry.sol``)."""
+
+    artifact = "ComposeRegistry"
+
+    async def allowed(self, compose_hash: bytes) -> bool:
+        return bool(await self._read("allowedComposeHashes", compose_hash))
+
+    async def add(self, compose_hash: bytes) -> Receipt:
+        return await self._send("addComposeHash", compose_hash)
+
+    async def remove(self, compose_hash: bytes) -> Receipt:
+        return await self._send("removeComposeHash", compose_hash)
+
+
 class Contracts:
     """Every contract of one deployment, bound to one client."""
 
@@ -171,6 +186,9 @@ class Contracts:
         self.nft = DatasetNft(client, _need(addresses.dataset_nft, "dataset_nft"))
         self.router = PaymentRouter(client, _need(addresses.payment_router, "payment_router"))
         self.deposits = Deposits(client, _need(addresses.deposits, "deposits"))
+        self.compose_registry = (
+            ComposeRegistry(client, addresses.compose_registry) if addresses.compose_registry else None
+        )
 
     async def dataset(self, dataset_id: int) -> DatasetRecord:
         creator, price, slug = await self.registry.dataset_of(dataset_id)

@@ -56,6 +56,7 @@ async def deploy_all(
     await client.transact(client.contract("DatasetNFT", nft).functions.setMinter(registry))
     router = await _deploy_proxy(client, "PaymentRouter", deployer, usdc, registry, treasury)
     deposits = _address(await client.deploy("Deposits", deployer, usdc, treasury))
+    compose_registry = _address(await client.deploy("ComposeRegistry", deployer))
 
     if fund_amount:
         test_usdc = client.contract("TestUSDC", usdc)
@@ -68,6 +69,7 @@ async def deploy_all(
             ("DatasetRegistry", registry),
             ("PaymentRouter", router),
             ("Deposits", deposits),
+            ("ComposeRegistry", compose_registry),
         ):
             await client.transact(client.contract(name, address).functions.transferOwnership(owner))
 
@@ -78,6 +80,7 @@ async def deploy_all(
         dataset_registry=registry,
         payment_router=router,
         deposits=deposits,
+        compose_registry=compose_registry,
         treasury=treasury,
         start_block=first,
     )

@@ -85,6 +85,7 @@ class DevChain:
                 if (
                     deployment is None
                     or router is None
+                    or deployment.addresses.compose_registry is None  # a deployment from before the registry
                     or not await client.w3.eth.get_code(client.w3.to_checksum_address(router))
                 ):
                     deployment = await deploy_all(

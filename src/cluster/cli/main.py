@@ -99,7 +99,7 @@ async def _migrate(settings: Settings) -> None:
 
 
 def _register() -> None:
-    from cluster.cli import accounts, chain, datasets, finetune
+    from cluster.cli import accounts, chain, datasets, finetune, tee
 
     accounts.register(app)
     app.add_typer(chain.chain_app, name="chain")
@@ -107,6 +107,8 @@ def _register() -> None:
     app.command("earnings")(datasets.earnings)
     app.add_typer(finetune.finetune_app, name="finetune")
     app.add_typer(finetune.royalties_app, name="royalties")
+    app.command("verify")(tee.verify)
+    app.add_typer(tee.enclave_app, name="enclave")
 
 
 _register()

@@ -116,7 +116,7 @@ class FineTunedModels:
         )
         self._router.add(upstream)
         loaded = self._loaded[row.fine_tuned_model] = _Loaded(entry, row.user_id, row.public, time.monotonic())
-        await self._evict()
+        await self._evict(keep=row.fine_tuned_model)
         return loaded
 
     def _entry(self, row: Any) -> CatalogEntry:
@@ -155,11 +155,14 @@ class FineTunedModels:
         )
         return OpenAICompatibleProvider(config)
 
-    async def _evict(self) -> None:
+    async def _evict(self, keep: str) -> None:
+        """Down to the limit, idle models first, never ``keep`` (just loaded): above the limit while all are busy."""
         limit = self._settings.finetune.max_loaded_models
         for name in list(self._loaded):  # least recently used first
             if len(self._loaded) <= limit:
                 return
+            if name == keep:
+                continue
             upstream = self._router.get(self._loaded[name].entry.routes[0].provider)
             if upstream is None or upstream.in_flight == 0:
                 await self._unload(name)

@@ -17,7 +17,7 @@ import aiohttp
 from cluster.finetune.trainer import Report, Trained, TrainingFailed, TrainingRun
 from cluster.settings import FineTuneSettings
 
-_TRANSIENT = (aiohttp.ClientError, TimeoutError)
+_TRANSIENT = (aiohttp.ClientError, TimeoutError, ValueError)  # ValueError: a body that is not JSON
 
 
 class RemoteTrainer:
@@ -119,11 +119,11 @@ class RemoteTrainer:
             try:
                 data = form() if form else None
                 async with http.request(method, self._url + path, json=json, data=data) as response:
-                    body = await response.json(content_type=None)
-                    if response.status < 400:
-                        return body
-                    message = (body or {}).get("error", {}).get("message", response.reason)
-                    if response.status < 500:
+                    if response.status < 500:  # a 5xx (often a proxy's HTML page) is retried below
+                        body = await response.json(content_type=None)
+                        if response.status < 400:
+                            return body
+                        message = (body or {}).get("error", {}).get("message", response.reason)
                         raise TrainingFailed(f"the remote trainer refused {method} {path}: {message}")
             except _TRANSIENT:
                 pass

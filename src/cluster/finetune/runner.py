@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import anyio
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +32,7 @@ from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingR
 from cluster.settings import FineTuneSettings
 
 log = logging.getLogger(__name__)
+SWEEP = "sweep"  # the ``worker`` of an ended job whose leftovers a runner must clear (see ``_sweep``)
 
 
 class JobRunner:
@@ -85,6 +85,7 @@ class JobRunner:
     async def tick(self) -> None:
         await self._heartbeat()
         await self._recover_orphans()
+        await self._sweep()
         await self._claim()
 
     # -- keeping rows honest ------------------------------------------------------------------------------
@@ -101,10 +102,13 @@ class JobRunner:
             rows = await connection.execute(select(JobRow.id, JobRow.status, JobRow.worker).where(JobRow.id.in_(mine)))
             now = {job_id: (status, worker) for job_id, status, worker in rows}
         for job_id in mine:
+            task = self._tasks.get(job_id)
+            if task is None or job_id in self._lost:  # finished meanwhile, or already being stopped
+                continue
             status, worker = now.get(job_id, ("cancelled", None))
             if status != "running" or worker != self.worker_id:
                 self._lost[job_id] = status if status == "cancelled" else "taken"
-                self._tasks[job_id].cancel()
+                task.cancel()
 
     async def _recover_orphans(self) -> None:
         stale = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
@@ -118,7 +122,12 @@ class JobRunner:
             async with self._engine.begin() as connection:
                 taken = await connection.execute(
                     update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == "running", JobRow.worker == worker)
+                    .where(
+                        JobRow.id == job_id,
+                        JobRow.status == "running",
+                        JobRow.worker == worker,
+                        JobRow.heartbeat_at < stale,  # a heartbeat since the look above keeps it where it is
+                    )
                     .values(status="queued", worker=None)
                 )
                 if taken.rowcount:
@@ -129,6 +138,33 @@ class JobRunner:
                         "it will resume from its last saved state",
                         level="warn",
                     )
+
+    async def _sweep(self) -> None:
+        """Ended jobs still marked with a holder that will not clean up: cancelled while their process was dead,
+        or cancelled while queued with a job at a remote trainer (marked ``SWEEP``). Their data copy goes and a
+        remote job is cancelled there."""
+        stale = datetime.now(UTC) - timedelta(seconds=self._settings.heartbeat_timeout)
+        async with self._engine.connect() as connection:
+            leftovers = (
+                await connection.execute(
+                    select(JobRow.id, JobRow.worker, JobRow.remote_id, JobRow.status).where(
+                        JobRow.status.in_(["cancelled", "failed"]),
+                        JobRow.worker.is_not(None),
+                        (JobRow.worker == SWEEP) | (JobRow.heartbeat_at < stale),
+                    )
+                )
+            ).all()
+        for job_id, worker, remote_id, status in leftovers:
+            if job_id in self._tasks:
+                continue
+            async with self._engine.begin() as connection:
+                mine = await connection.execute(
+                    update(JobRow).where(JobRow.id == job_id, JobRow.worker == worker).values(worker=None)
+                )
+            if mine.rowcount:
+                clean_workdir(self._workdir / job_id)
+                if status == "cancelled":
+                    await self._cancel_remote(job_id, remote_id)
 
     async def _claim(self) -> None:
         free = self._settings.max_concurrent_jobs - len(self._tasks)
@@ -217,13 +253,20 @@ class JobRunner:
             self._lost.pop(job.id, None)
 
     async def _cancel_elsewhere(self, job_id: str) -> None:
-        async with self._engine.connect() as connection:
-            remote_id = (await connection.execute(select(JobRow.remote_id).where(JobRow.id == job_id))).scalar()
-        with anyio.CancelScope(shield=True):
-            try:
-                await self._trainer.cancel(remote_id)
-            except Exception:
-                log.exception("could not cancel job %s at its trainer", job_id)
+        async def cancel() -> None:
+            async with self._engine.begin() as connection:
+                remote_id = (await connection.execute(select(JobRow.remote_id).where(JobRow.id == job_id))).scalar()
+                await connection.execute(update(JobRow).where(JobRow.id == job_id).values(worker=None))
+            await self._cancel_remote(job_id, remote_id)
+
+        # its own task: the cancelled job's task may be cancelled again before the remote answers
+        await asyncio.shield(asyncio.ensure_future(cancel()))
+
+    async def _cancel_remote(self, job_id: str, remote_id: str | None) -> None:
+        try:
+            await self._trainer.cancel(remote_id)
+        except Exception:
+            log.exception("could not cancel job %s at its trainer", job_id)
 
     async def _succeed(self, job: Any, trained: Trained) -> None:
         name = model_name(job)
@@ -243,9 +286,10 @@ class JobRunner:
                     finished_at=datetime.now(UTC),
                 )
             )
-            if done.rowcount:
-                await add_event(connection, job.id, f"New fine-tuned model created: {name}")
-                await add_event(connection, job.id, "The job has successfully completed")
+            if not done.rowcount:
+                return  # no longer ours: the files belong to whoever holds the job now
+            await add_event(connection, job.id, f"New fine-tuned model created: {name}")
+            await add_event(connection, job.id, "The job has successfully completed")
         clean_workdir(self._workdir / job.id)
 
     async def _fail(self, job_id: str, code: str, message: str) -> None:
@@ -260,8 +304,9 @@ class JobRunner:
                     error={"code": code, "message": message[:2000]},
                 )
             )
-            if done.rowcount:
-                await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
+            if not done.rowcount:
+                return
+            await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
         clean_workdir(self._workdir / job_id)
 
     async def _requeue(self, job_id: str, why: str) -> None:

@@ -117,8 +117,15 @@ class FineTuning:
     def _base_model(self, name: str) -> str:
         if name.startswith("ft:"):
             raise InvalidRequest("fine-tuning a fine-tuned model is not supported: start from its base", param="model")
-        if self._settings.trainer == "remote":  # the remote trainer knows its own models
-            return self._catalog.resolve(name).id if self._catalog.has(name) else name
+        if self._settings.trainer == "remote":  # priced here: declare the remote's bases in [[models]]
+            if not self._catalog.has(name):
+                raise InvalidRequest(
+                    f"model {name!r} is not in this server's catalog: declare it (with its price) to fine-tune it "
+                    "on the remote trainer",
+                    param="model",
+                    code="model_not_available",
+                )
+            return self._catalog.resolve(name).id
         base = self._catalog.resolve(name).id
         if base not in self._trainable:
             choices = ", ".join(sorted(self._trainable)) or "none configured"
@@ -233,6 +240,9 @@ class FineTuning:
                 await add_event(connection, job_id, "Fine-tuning job cancelled")
         if job.status == "queued":  # nobody holds it: its copy of the data goes now (a runner cleans its own)
             clean_workdir(self.workdir / job_id)
+            if job.remote_id:  # submitted before a restart: a runner cancels it at the remote trainer
+                async with self._engine.begin() as connection:
+                    await connection.execute(update(JobRow).where(JobRow.id == job_id).values(worker="sweep"))
         return await self.get(caller, job_id)
 
     async def _own(self, caller: Principal, job_id: str) -> Any:

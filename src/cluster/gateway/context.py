@@ -46,6 +46,8 @@ class RequestContext:
     budget: TokenBudget | None = None
     #: output cap to price and send upstream when a paid chat request sets none (None: the service default)
     default_max_tokens: int | None = None
+    #: only confidential (TEE) providers may serve this request (the request's ``tee`` flag or the key's policy)
+    require_tee: bool = False
     #: response headers gathered on the way (rate-limit state)
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)

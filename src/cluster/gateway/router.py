@@ -65,11 +65,16 @@ class Router:
         for upstream in upstreams.values():
             upstream._alpha = settings.ewma_alpha
 
-    def plan(self, entry: CatalogEntry, capability: Capability) -> list[tuple[Upstream, str]]:
-        """The providers to try for this model, best first."""
+    def plan(
+        self, entry: CatalogEntry, capability: Capability, *, tee_only: bool = False
+    ) -> list[tuple[Upstream, str]]:
+        """The providers to try for this model, best first; ``tee_only``: confidential providers only (each
+        attests before it is sent anything, so an unverified one fails over rather than serving)."""
         candidates = []
         for route in entry.routes:
             upstream = self._upstreams.get(route.provider)
+            if tee_only and not getattr(upstream and upstream.provider, "tee", False):
+                continue
             if upstream and capability in upstream.provider.capabilities and upstream.breaker.available():
                 candidates.append((upstream, route.upstream_model))
         if len(candidates) > 1:

@@ -65,6 +65,9 @@ class InferenceService:
 
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
         entry = await self._entry(request.model, ctx, expect_embedding=False)
+        if request.model_extra and request.model_extra.pop("tee", False):  # Cluster's flag, not sent upstream
+            ctx.require_tee = True
+        tee_only = ctx.require_tee or entry.model.tee
         if request.output_limit is None and ctx.payment is not None:
             # the hold (or the x402 price) must bound what can be generated
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
@@ -73,12 +76,14 @@ class InferenceService:
             await admit(ctx, entry, lambda: pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m)
+                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m), tee_only
                 )
+                ctx.headers.update(completion.headers or {})
             else:
                 upstream, (stream, first), attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m)
+                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m), tee_only
                 )
+                ctx.headers.update(getattr(stream, "headers", None) or {})
         except BaseException:
             await abort(ctx)
             raise
@@ -145,10 +150,14 @@ class InferenceService:
         entry: CatalogEntry,
         capability: Capability,
         call: Callable[[Provider, str], Awaitable[T]],
+        tee_only: bool = False,
     ) -> tuple[Upstream, T, int]:
         attempts, saturated = 0, False
         last: ProviderFailure | None = None
-        for upstream, upstream_model in self.router.plan(entry, capability):
+        plan = self.router.plan(entry, capability, tee_only=tee_only)
+        if tee_only and not plan:
+            raise ProviderUnavailable(f"no confidential (TEE) provider serves '{entry.id}'")
+        for upstream, upstream_model in plan:
             if attempts >= self.router.max_attempts:
                 break
             if not self.router.acquire(upstream):

@@ -33,6 +33,8 @@ class TokenUsage:
 class Completion:
     body: bytes
     usage: TokenUsage | None
+    #: response headers the provider adds (a confidential provider's receipt id)
+    headers: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

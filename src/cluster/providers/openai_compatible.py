@@ -9,7 +9,7 @@ into events and passed through; only the event that carries ``usage`` is parsed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -108,11 +108,20 @@ class OpenAICompatibleProvider:
 class _UpstreamStream:
     """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
 
-    def __init__(self, provider: str, response: aiohttp.ClientResponse, request: ChatCompletionRequest) -> None:
+    def __init__(
+        self,
+        provider: str,
+        response: aiohttp.ClientResponse,
+        request: ChatCompletionRequest,
+        tap: Callable[[bytes], None] | None = None,
+    ) -> None:
+        """``tap`` sees the upstream's bytes exactly as they arrive (a confidential provider hashes them)."""
         self.usage: TokenUsage | None = None
+        self.headers: dict[str, str] = {}
         self._provider = provider
         self._response = response
-        self._events: AsyncIterator[bytes] = split_events(response.content.iter_any())
+        raw = response.content.iter_any()
+        self._events: AsyncIterator[bytes] = split_events(_tapped(raw, tap) if tap else raw)
         self._forward_usage = request.wants_usage_chunk
         self._request = request
         self._chunks = 0
@@ -155,6 +164,12 @@ class _UpstreamStream:
             self._response.release()  # the connection goes back to the pool
         else:
             self._response.close()  # a half-read body cannot be reused
+
+
+async def _tapped(chunks: AsyncIterator[bytes], tap: Callable[[bytes], None]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        tap(chunk)
+        yield chunk
 
 
 def _prompt_estimate(request: ChatCompletionRequest) -> int:

@@ -6,6 +6,7 @@ import importlib.util
 import logging
 
 from cluster.providers.base import Provider
+from cluster.providers.confidential import ConfidentialProvider
 from cluster.providers.local import assets
 from cluster.providers.local.llama_cpp import LlamaCppProvider
 from cluster.providers.local.minilm import MiniLMProvider
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
     threads = config.threads or settings.local.threads
     if config.kind == "openai_compatible":
-        return OpenAICompatibleProvider(config)
+        return ConfidentialProvider(config) if config.tee else OpenAICompatibleProvider(config)
     if config.kind == "llama_cpp":
         path = config.model_path or assets.smollm2_gguf()
         return LlamaCppProvider(config.name, path, context=settings.local.chat_context, threads=threads)

@@ -9,6 +9,7 @@ from cluster.api.routes import (
     health,
     keys,
     models,
+    receipts,
     x402,
 )
 
@@ -24,6 +25,7 @@ routers = [
     datasets.router,
     files.router,
     fine_tuning.router,
+    receipts.router,
 ]
 
 __all__ = ["routers"]

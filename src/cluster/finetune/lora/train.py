@@ -102,6 +102,7 @@ def train(spec: TrainSpec) -> None:
     valid_set = []
     if spec.validation_path:
         valid_set = [encode(tokenizer, m, spec.max_length) for m in read_conversations(Path(spec.validation_path))]
+        valid_set = [e for e in valid_set if e.trained_tokens]  # an example with nothing to score has no loss
     steps_per_epoch = math.ceil(len(train_set) / spec.batch_size)
     total = steps_per_epoch * spec.n_epochs
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=spec.learning_rate)
@@ -110,8 +111,10 @@ def train(spec: TrainSpec) -> None:
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
     )
     step, trained_tokens = 0, 0
-    if (state_dir / "progress.json").exists():
-        step, trained_tokens = _restore(state_dir, model, optimizer, schedule)
+    for saved in (state_dir, state_dir.with_name("state.new"), state_dir.with_name("state.old")):
+        if (saved / "progress.json").exists():  # the latest complete state (a kill may fall between renames)
+            step, trained_tokens = _restore(saved, model, optimizer, schedule)
+            break
     emit(
         "started",
         examples=len(train_set),
@@ -157,10 +160,10 @@ def train(spec: TrainSpec) -> None:
             optimizer.zero_grad(set_to_none=True)
             step += 1
             trained_tokens += int((batch["labels"] != IGNORE).sum())
-            emit("step", step=step, total_steps=total, epoch=epoch + 1, loss=round(float(loss), 4))
+            emit("step", step=step, total_steps=total, epoch=epoch + 1, loss=_finite(float(loss)))
             epoch_end = step % steps_per_epoch == 0
             if epoch_end and valid_set:
-                emit("eval", step=step, epoch=epoch + 1, eval_loss=round(evaluate(), 4))
+                emit("eval", step=step, epoch=epoch + 1, eval_loss=_finite(evaluate()))
             if epoch_end or step % spec.checkpoint_every == 0:
                 _save(state_dir, model, optimizer, schedule, step, trained_tokens)
                 emit("checkpoint", step=step, epoch=epoch + 1, epoch_end=epoch_end)
@@ -192,6 +195,11 @@ def _load(spec: TrainSpec) -> tuple[Any, Any]:
         base = AutoModelForCausalLM.from_pretrained(spec.base_dir, gguf_file=spec.base_file, dtype=torch.float32)
     config = LoraConfig(r=spec.rank, lora_alpha=spec.alpha, lora_dropout=0.0, target_modules=spec.targets)
     return tokenizer, get_peft_model(base, config)
+
+
+def _finite(loss: float) -> float | None:
+    """A diverged (NaN/inf) loss is reported as null: JSON has no NaN, and PostgreSQL's json refuses it."""
+    return round(loss, 4) if math.isfinite(loss) else None
 
 
 def _cached_base(spec: TrainSpec) -> Path | None:
@@ -243,13 +251,11 @@ def _save(state_dir: Path, model: Any, optimizer: Any, schedule: Any, step: int,
     )
     (fresh / "progress.json").write_text(json.dumps({"step": step, "trained_tokens": trained_tokens}))
     old = state_dir.with_name("state.old")
+    shutil.rmtree(old, ignore_errors=True)  # a kill during the last cleanup
     if state_dir.exists():
         state_dir.rename(old)
     fresh.rename(state_dir)
-    if old.exists():
-        for item in old.iterdir():
-            item.unlink()
-        old.rmdir()
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _restore(state_dir: Path, model: Any, optimizer: Any, schedule: Any) -> tuple[int, int]:

@@ -1,0 +1,196 @@
+"""A confidential (TEE) provider: any OpenAI-compatible upstream that also serves ``/v1/attestation/report`` and
+``/v1/signature/{chat_id}`` (Phala / RedPill, NEAR AI private-ml-sdk, Cluster's simulated enclave).
+
+Fail closed: no request is sent until the provider's attestation verifies (``Attestor``), and a response whose
+signature does not verify under the attested key is not passed on (a stream, already under way, ends with an
+error event instead of ``[DONE]``). Every verified response gets a receipt (``cluster.tee.receipts``) whose id
+goes back in ``x-cluster-receipt-id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import aiohttp
+import orjson
+
+from cluster.gateway.protocol import ChatCompletionRequest
+from cluster.gateway.sse import DONE, event
+from cluster.providers.base import Capability, Completion, ProviderFailure
+from cluster.providers.openai_compatible import (
+    _TRANSPORT_ERRORS,
+    OpenAICompatibleProvider,
+    _estimate,
+    _UpstreamStream,
+    _usage_of,
+)
+from cluster.settings import ProviderConfig
+from cluster.tee.attestation import Attested, Attestor
+from cluster.tee.errors import VerificationFailed
+from cluster.tee.receipts import ReceiptStore, make_receipt
+from cluster.tee.signature import check_signature, signed_text
+
+RECEIPT_HEADER = "x-cluster-receipt-id"
+
+
+class ConfidentialProvider(OpenAICompatibleProvider):
+    capabilities = frozenset({Capability.CHAT})
+    tee = True
+
+    def __init__(self, config: ProviderConfig, receipts: ReceiptStore | None = None) -> None:
+        super().__init__(config)
+        model = next(iter(config.models.values()), "")
+        self.receipts = receipts
+        self.attestor = Attestor(
+            self._get_json,
+            model,
+            allow_simulated=config.allow_simulated,
+            interval=config.attestation_interval,
+            pccs_url=config.pccs_url,
+            save=receipts.save_attestation if receipts else None,
+        )
+
+    @property
+    def verified(self) -> bool:
+        return self.attestor.verified
+
+    def attach(self, receipts: ReceiptStore) -> None:
+        """Where receipts and verified attestations are kept (the service's database)."""
+        self.receipts = receipts
+        self.attestor.save = receipts.save_attestation
+
+    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Any:
+        attested = await self._attested()
+        payload = request.model_dump(exclude_unset=True)
+        payload["model"] = upstream_model
+        receipt_id = ReceiptStore.new_id()
+        if not request.stream:
+            sent = orjson.dumps(payload)
+            body = await self._post_raw("chat/completions", sent)
+            await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body))
+            return Completion(body, _usage_of(body) or _estimate(request, body), headers={RECEIPT_HEADER: receipt_id})
+        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        sent = orjson.dumps(payload)
+        try:
+            response = await self._client().post("chat/completions", data=sent)
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
+        if response.status != 200:
+            body = await response.read()
+            response.release()
+            self._raise_for_status(response.status, body)
+        return _SignedStream(self, response, request, attested, upstream_model, sent, receipt_id)
+
+    async def _attested(self) -> Attested:
+        try:
+            return await self.attestor.current()
+        except VerificationFailed as failure:  # nothing is sent to a provider that does not attest
+            raise ProviderFailure(self.name, f"attestation failed at {failure.step}: {failure.message}") from None
+
+    async def _receipt(
+        self, receipt_id: str, attested: Attested, model: str, sent: bytes, received: bytes, chat_id: str
+    ) -> None:
+        """Fetch the provider's signature, check it covers exactly these bytes under the attested key, record it."""
+        try:
+            signed = await self._get_json(f"signature/{chat_id}", {"model": model, "signing_algo": "ecdsa"})
+            text = signed_text(sent, received)
+            if signed.get("text") != text:
+                raise VerificationFailed("signature", "the provider signed other bytes than were exchanged")
+            if str(signed.get("signing_address", "")).lower() != attested.bundle.signing_address.lower():
+                raise VerificationFailed("signature", "signed by a key other than the attested one")
+            check_signature(text, signed["signature"], attested.bundle.signing_address, attested.bundle.signing_algo)
+        except VerificationFailed as failure:
+            self.attestor.forget()
+            raise ProviderFailure(self.name, f"response not verified: {failure.message}") from None
+        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
+            raise ProviderFailure(self.name, f"no signature for {chat_id}: {exc}") from None
+        receipt = make_receipt(
+            receipt_id,
+            model=model,
+            provider=self.name,
+            chat_id=chat_id,
+            request_sha256=hashlib.sha256(sent).hexdigest(),
+            response_sha256=hashlib.sha256(received).hexdigest(),
+            signed=signed,
+            bundle=attested.bundle,
+            verified=attested.verified,
+        )
+        if self.receipts is not None:
+            await self.receipts.save(receipt, None)
+
+    async def _post_raw(self, path: str, data: bytes) -> bytes:
+        try:
+            async with self._client().post(path, data=data) as response:
+                body = await response.read()
+        except _TRANSPORT_ERRORS as exc:
+            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
+        self._raise_for_status(response.status, body)
+        return body
+
+    async def _get_json(self, path: str, query: dict[str, str]) -> Any:
+        async with self._client().get(path, params=query) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise ValueError(f"{path} answered {response.status}")
+        return orjson.loads(body)
+
+
+class _SignedStream(_UpstreamStream):
+    """The upstream's events, passed on as they come, its raw bytes hashed; at ``[DONE]`` the signature is
+    checked and the receipt recorded before ``[DONE]`` goes to the client."""
+
+    def __init__(
+        self,
+        provider: ConfidentialProvider,
+        response: aiohttp.ClientResponse,
+        request: ChatCompletionRequest,
+        attested: Attested,
+        model: str,
+        sent: bytes,
+        receipt_id: str,
+    ) -> None:
+        self._raw = bytearray()
+        super().__init__(provider.name, response, request, tap=self._raw.extend)
+        self.headers = {RECEIPT_HEADER: receipt_id}
+        self._confidential = provider
+        self._attested = attested
+        self._model = model
+        self._sent = sent
+        self._receipt_id = receipt_id
+        self._chat_id: str | None = None
+
+    async def __anext__(self) -> bytes:
+        item = await super().__anext__()
+        if item == DONE:
+            if self._chat_id is None:
+                return _error("the provider's stream carried no completion id")
+            try:
+                await self._confidential._receipt(
+                    self._receipt_id, self._attested, self._model, self._sent, bytes(self._raw), self._chat_id
+                )
+            except ProviderFailure as failure:
+                return _error(failure.reason)
+        elif self._chat_id is None and item.startswith(b"data: {"):
+            self._chat_id = orjson.loads(item[6:]).get("id")
+        return item
+
+
+def _chat_id(body: bytes) -> str:
+    try:
+        return str(orjson.loads(body)["id"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise ProviderFailure("confidential", "the response carries no completion id") from None
+
+
+def _error(message: str) -> bytes:
+    """In place of ``[DONE]``: the stream's content is not vouched for."""
+    return event(
+        {
+            "error": {
+                "message": f"confidential response not verified: {message}",
+                "type": "server_error",
+                "code": "tee_verification_failed",
+            }
+        }
+    )

@@ -1,0 +1,136 @@
+"""End to end through the gateway: a confidential provider (the simulated enclave, serving the bundled model) is
+attested before it gets a request, every response carries a receipt that `cluster verify` re-checks offline, and
+revoking the enclave's compose hash on chain stops it being used."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cluster.cli import app as cli
+from tests.chain_fixtures import Chain
+from tests.conftest import Secured, make_settings, secured_app
+from tests.support import ServerThread
+
+pytestmark = pytest.mark.slow
+MODEL = "private-smollm"
+
+
+@pytest.fixture
+def enclave() -> Any:
+    from cluster.tee.enclave import create_enclave_app, local_enclave
+
+    simulated = local_enclave()
+    with ServerThread(create_enclave_app(simulated)) as server:
+        simulated.url = server.url
+        yield simulated
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, chain: Chain, enclave: Any) -> AsyncIterator[Secured]:
+    settings = make_settings(
+        tmp_path,
+        auth={"required": True},
+        chain=chain.settings(),
+        finetune={"enabled": False},
+        providers=[
+            {"name": "enclave", "base_url": f"{enclave.url}/v1", "tee": True, "allow_simulated": True,
+             "attestation_interval": 1, "models": {MODEL: "smollm2-135m-instruct"}},
+        ],
+        models=[{"id": MODEL, "tee": True, "input_price": 1_000_000, "output_price": 2_000_000}],
+    )  # fmt: skip
+    async for app in secured_app(settings):
+        yield app
+
+
+def verify(path: Path, *options: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["verify", str(path), *options])
+    return result.exit_code, result.output
+
+
+async def test_a_confidential_response_carries_a_receipt_anyone_can_verify(
+    gateway: Secured, enclave: Any, chain: Chain, tmp_path: Path
+) -> None:
+    _, key = await gateway.new_user(credit=5_000_000)
+    auth = {"authorization": f"Bearer {key}"}
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 8}
+    registry = (await chain.contracts(0)).compose_registry
+    assert registry is not None
+
+    refused = await gateway.http.post("/v1/chat/completions", json=body, headers=auth)
+    assert refused.status_code == 503 and "attestation failed at registry" in refused.text
+    assert enclave.chats == 0, "nothing is sent to a provider whose build is not allowed"
+
+    await registry.add(enclave.compose_hash)
+    answered = await gateway.http.post("/v1/chat/completions", json=body, headers=auth)
+    assert answered.status_code == 200, answered.text
+    receipt_id = answered.headers["x-cluster-receipt-id"]
+    receipt = (await gateway.http.get(f"/v1/receipts/{receipt_id}")).json()
+    assert receipt["model"] == "smollm2-135m-instruct" and receipt["simulated"] is True
+    assert receipt["signing_address"] == enclave.signing_address
+    assert "Say hi" not in json.dumps(receipt)  # hashes, never content
+    saved = tmp_path / "receipt.json"
+    saved.write_text(json.dumps(receipt))
+    code, out = await asyncio.to_thread(verify, saved, "--allow-simulated")
+    assert code == 0 and "attestation_digest -> quote -> report_data -> event_log -> compose -> signature" in out, out
+    assert "WARNING: a simulated enclave" in out
+    code, out = await asyncio.to_thread(verify, saved)
+    assert code == 1 and "FAILED at quote" in out and "allow-simulated" in out
+
+    rpc = ["--rpc", chain.node.url, "--registry", str(registry.address)]
+    code, out = await asyncio.to_thread(verify, saved, "--allow-simulated", *rpc)
+    assert code == 0 and "compose -> registry -> signature" in out, out
+
+    for field, value, step in (
+        ("response_sha256", "00" * 32, "signature"),
+        ("request_sha256", "11" * 32, "signature"),
+        ("signature", "0x" + "22" * 65, "signature"),
+        ("attestation_digest", "33" * 32, "attestation_digest"),
+    ):
+        tampered = tmp_path / f"{field}.json"
+        tampered.write_text(json.dumps({**receipt, field: value}))
+        code, out = await asyncio.to_thread(verify, tampered, "--allow-simulated")
+        assert code == 1 and f"FAILED at {step}" in out, (field, out)
+    other_compose = {**receipt, "attestation": {**receipt["attestation"], "app_compose": "{}"}}
+    tampered = tmp_path / "compose.json"
+    tampered.write_text(json.dumps(other_compose))
+    code, out = await asyncio.to_thread(verify, tampered, "--allow-simulated")
+    assert code == 1 and "FAILED at attestation_digest" in out  # the bundle is bound by its digest
+
+    async with gateway.http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}, headers=auth) as r:
+        assert r.status_code == 200
+        streamed = [line async for line in r.aiter_lines() if line.startswith("data: ")]
+        stream_receipt = r.headers["x-cluster-receipt-id"]
+    assert streamed[-1] == "data: [DONE]"
+    receipt = (await gateway.http.get(f"/v1/receipts/{stream_receipt}")).json()
+    saved.write_text(json.dumps(receipt))
+    code, out = await asyncio.to_thread(verify, saved, "--allow-simulated")
+    assert code == 0, out
+
+    await registry.remove(enclave.compose_hash)  # revoked: verification fails from then on
+    code, out = await asyncio.to_thread(verify, saved, "--allow-simulated", *rpc)
+    assert code == 1 and "FAILED at registry" in out
+    await asyncio.sleep(1.1)  # the gateway re-attests after attestation_interval
+    served = enclave.chats
+    refused = await gateway.http.post("/v1/chat/completions", json=body, headers=auth)
+    assert refused.status_code == 503 and enclave.chats == served
+
+
+async def test_a_tee_request_is_never_served_by_an_ordinary_provider(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, finetune={"enabled": False})
+    async for app in secured_app(settings):
+        _, key = await app.new_user(credit=1_000_000)
+        auth = {"authorization": f"Bearer {key}"}
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+        ordinary = await app.http.post("/v1/chat/completions", json=body, headers=auth)
+        assert ordinary.status_code == 200
+        flagged = await app.http.post("/v1/chat/completions", json={**body, "tee": True}, headers=auth)
+        assert flagged.status_code == 503 and "no confidential (TEE) provider" in flagged.text
+        header = await app.http.post("/v1/chat/completions", json=body, headers={**auth, "x-cluster-tee": "required"})
+        assert header.status_code == 503
