@@ -78,14 +78,14 @@ async def test_a_confidential_response_carries_a_receipt_anyone_can_verify(
     saved = tmp_path / "receipt.json"
     saved.write_text(json.dumps(receipt))
     code, out = await asyncio.to_thread(verify, saved, "--allow-simulated")
-    assert code == 0 and "attestation_digest -> quote -> report_data -> event_log -> compose -> signature" in out, out
+    assert code == 0 and "attestation_digest -> quote -> report_data -> event_log -> compose -> e2ee_key -> signature" in out, out
     assert "WARNING: a simulated enclave" in out
     code, out = await asyncio.to_thread(verify, saved)
     assert code == 1 and "FAILED at quote" in out and "allow-simulated" in out
 
     rpc = ["--rpc", chain.node.url, "--registry", str(registry.address)]
     code, out = await asyncio.to_thread(verify, saved, "--allow-simulated", *rpc)
-    assert code == 0 and "compose -> registry -> signature" in out, out
+    assert code == 0 and "compose -> e2ee_key -> registry -> signature" in out, out
 
     for field, value, step in (
         ("response_sha256", "00" * 32, "signature"),
@@ -134,3 +134,44 @@ async def test_a_tee_request_is_never_served_by_an_ordinary_provider(tmp_path: P
         assert flagged.status_code == 503 and "no confidential (TEE) provider" in flagged.text
         header = await app.http.post("/v1/chat/completions", json=body, headers={**auth, "x-cluster-tee": "required"})
         assert header.status_code == 503
+
+
+async def test_end_to_end_encrypted_chat_never_shows_the_gateway_plaintext(
+    gateway: Secured, enclave: Any, chain: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cluster_sdk import e2ee_session, new_nonce
+
+    caplog.set_level("DEBUG")
+    registry = (await chain.contracts(0)).compose_registry
+    assert registry is not None
+    await registry.add(enclave.compose_hash)
+    _, key = await gateway.new_user(credit=5_000_000)
+    auth = {"authorization": f"Bearer {key}"}
+    nonce = new_nonce()  # the client's own: the gateway cannot replay an old report to it
+    answer = (await gateway.http.get(f"/v1/tee/attestation?model={MODEL}&nonce={nonce}", headers=auth)).json()
+    session = e2ee_session(answer, nonce, allow_simulated=True)
+    assert "e2ee_key" in session.verified.steps
+    secret = "The launch code is ZEBRA-7731-QUARTZ. Repeat it."
+    sealed = session.seal([{"role": "user", "content": secret}])
+    assert "ZEBRA" not in json.dumps(sealed)
+    body = {"model": MODEL, "messages": sealed, "max_tokens": 24, "temperature": 0}
+    response = await gateway.http.post("/v1/chat/completions", json=body, headers=auth)
+    assert response.status_code == 200, response.text
+    content = response.json()["choices"][0]["message"]["content"]
+    assert content.startswith("e2ee:v1:") and "ZEBRA" not in response.text
+    assert session.open(content)  # only the client reads the answer
+    assert response.json()["usage"]["prompt_tokens"] > 0  # billed on the clear usage
+
+    async with gateway.http.stream("POST", "/v1/chat/completions", json={**body, "stream": True}, headers=auth) as r:
+        chunks = [json.loads(line[6:]) async for line in r.aiter_lines() if line.startswith("data: {")]
+    deltas = [c["choices"][0]["delta"].get("content") for c in chunks if c.get("choices")]
+    opened = "".join(session.open(d) for d in deltas if d)
+    assert opened and all(d is None or d.startswith("e2ee:v1:") for d in deltas)
+
+    await asyncio.sleep(0.3)  # the request log's batch lands
+    services = gateway.app.state.services  # type: ignore[attr-defined]
+    await services.engine.dispose()
+    for path in services.settings.data_dir.rglob("*"):
+        if path.is_file():
+            assert b"ZEBRA" not in path.read_bytes(), f"plaintext in {path}"
+    assert "ZEBRA" not in caplog.text

@@ -41,6 +41,7 @@ from cluster_sdk._types import (
     Usage,
     UsageReport,
 )
+from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce
 from cluster_sdk._wallet import Wallet
 
 __version__ = "0.1.0"
@@ -64,6 +65,7 @@ __all__ = [
     "CreateEmbeddingResponse",
     "Deposit",
     "DepositList",
+    "E2EESession",
     "FileObject",
     "FineTuningCheckpoint",
     "FineTuningEvent",
@@ -79,4 +81,6 @@ __all__ = [
     "Usage",
     "UsageReport",
     "Wallet",
+    "e2ee_session",
+    "new_nonce",
 ]

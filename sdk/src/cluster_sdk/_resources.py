@@ -296,6 +296,9 @@ class FineTuning:
         self.jobs = FineTuningJobs(client)
 
 
+from cluster_sdk._tee import Tee  # noqa: E402
+
+
 def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | None) -> None:
     """The resources both clients expose, and the wallet that pays their 402s."""
     from cluster_sdk._wallet import Wallet
@@ -310,6 +313,7 @@ def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | N
     client.wallets = Wallets(client)
     client.files = Files(client)
     client.fine_tuning = FineTuning(client)
+    client.tee = Tee(client)
     client.wallet = (
         wallet
         if isinstance(wallet, Wallet) or wallet is None

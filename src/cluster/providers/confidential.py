@@ -82,6 +82,10 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             self._raise_for_status(response.status, body)
         return _SignedStream(self, response, request, attested, upstream_model, sent, receipt_id)
 
+    async def report(self, nonce: str, model: str) -> Any:
+        """A fresh attestation report for a client's own nonce, passed through untouched (the client verifies it)."""
+        return await self._get_json("attestation/report", {"model": model, "nonce": nonce, "signing_algo": "ecdsa"})
+
     async def _attested(self) -> Attested:
         try:
             return await self.attestor.current()

@@ -108,6 +108,11 @@ class Attestor:
         return Attested(bundle, verified, digest, time.monotonic())
 
 
+def bundle_of(report: dict[str, Any], nonce: str) -> AttestationBundle:
+    """A provider's ``/v1/attestation/report`` answer (Phala / private-ml-sdk shape) as a bundle to verify."""
+    return _bundle(report, nonce)
+
+
 def _bundle(report: dict[str, Any], nonce: str) -> AttestationBundle:
     try:
         info = report.get("info") or {}
@@ -126,6 +131,7 @@ def _bundle(report: dict[str, Any], nonce: str) -> AttestationBundle:
             compose_hash=info.get("compose_hash") or tcb["compose_hash"],
             app_id=info.get("app_id"),
             nvidia_payload=report.get("nvidia_payload"),
+            e2ee_public_key=info.get("e2ee_public_key"),
             nonce=nonce,
             verified_at=int(time.time()),
         )

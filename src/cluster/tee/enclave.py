@@ -21,6 +21,7 @@ from collections import OrderedDict
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi import FastAPI, Query, Request
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from cluster.gateway.protocol import ChatCompletionRequest
 from cluster.providers.base import Completion, Provider
-from cluster.tee import binding, eventlog, simulated
+from cluster.tee import binding, e2ee, eventlog, simulated
 from cluster.tee.quote import QuoteFields
 from cluster.tee.signature import signed_text
 
@@ -55,7 +56,9 @@ class SimulatedEnclave:
         self.compose_hash = hashlib.sha256(app_compose.encode()).digest()
         self.app_id = hashlib.sha256(b"cluster-simulated-enclave").digest()[:20]
         self.mrtd = hashlib.sha384(b"simulated TD image").digest()
-        self.event_log = _event_log(self.app_id, self.compose_hash)
+        self._e2ee = X25519PrivateKey.generate()
+        self.e2ee_public_key = e2ee.public_bytes(self._e2ee)
+        self.event_log = _event_log(self.app_id, self.compose_hash, self.e2ee_public_key)
         self._signatures: OrderedDict[str, str] = OrderedDict()
         self.chats = 0  # requests served (tests check that an unverified gateway sent none)
 
@@ -74,6 +77,7 @@ class SimulatedEnclave:
             "app_id": self.app_id.hex(),
             "compose_hash": self.compose_hash.hex(),
             "tcb_info": {"app_compose": self.app_compose, "mrtd": self.mrtd.hex()},
+            "e2ee_public_key": self.e2ee_public_key.hex(),
             "simulated": True,
         }
         return {
@@ -100,17 +104,22 @@ class SimulatedEnclave:
 
     async def chat(self, raw: bytes) -> Response:
         self.chats += 1
-        request = ChatCompletionRequest.model_validate_json(raw)
+        payload = orjson.loads(raw)
+        client = self._open(payload)  # E2EE: the messages arrive sealed to this enclave's key
+        request = ChatCompletionRequest.model_validate(payload)
         result = await self._provider.chat(request, self._model)
         if isinstance(result, Completion):
-            chat_id = orjson.loads(result.body)["id"]
-            self.sign(chat_id, raw, result.body)
-            return Response(result.body, media_type="application/json")
+            body = result.body if client is None else self._seal_completion(result.body, client)
+            chat_id = orjson.loads(body)["id"]
+            self.sign(chat_id, raw, body)
+            return Response(body, media_type="application/json")
 
         async def events() -> Any:
             sent, chat_id = bytearray(), None
             try:
                 async for event in result:
+                    if client is not None:
+                        event = self._seal_event(event, client)
                     if chat_id is None and event.startswith(b"data: {"):
                         chat_id = orjson.loads(event[6:]).get("id")
                     sent += event
@@ -121,6 +130,33 @@ class SimulatedEnclave:
                 self.sign(chat_id, raw, bytes(sent))
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    def _open(self, payload: dict[str, Any]) -> bytes | None:
+        """Unseal E2EE messages in place; returns the client's key to seal the answer to (None: plaintext)."""
+        client = None
+        for message in payload.get("messages", []):
+            content = message.get("content")
+            if isinstance(content, str) and content.startswith(e2ee.PREFIX):
+                message["content"], client = e2ee.open_sealed(content, self._e2ee, e2ee.REQUEST)
+        return client
+
+    def _seal_completion(self, body: bytes, client: bytes) -> bytes:
+        data = orjson.loads(body)
+        for choice in data.get("choices", []):
+            message = choice.get("message") or {}
+            if message.get("content"):
+                message["content"] = e2ee.seal(message["content"], self._e2ee, client, e2ee.RESPONSE)
+        return orjson.dumps(data)
+
+    def _seal_event(self, event: bytes, client: bytes) -> bytes:
+        if not event.startswith(b"data: {"):
+            return event
+        data = orjson.loads(event[6:])
+        for choice in data.get("choices", []):
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                delta["content"] = e2ee.seal(delta["content"], self._e2ee, client, e2ee.RESPONSE)
+        return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def create_enclave_app(enclave: SimulatedEnclave) -> FastAPI:
@@ -160,7 +196,7 @@ def local_enclave() -> SimulatedEnclave:
     return SimulatedEnclave(provider, LOCAL_CHAT_MODEL)
 
 
-def _event_log(app_id: bytes, compose_hash: bytes) -> list[dict[str, Any]]:
+def _event_log(app_id: bytes, compose_hash: bytes, e2ee_key: bytes) -> list[dict[str, Any]]:
     """Boot measurements for RTMR0-2 (made-up digests, as a simulated TD has no firmware to measure) and dstack's
     RTMR3 events, whose digests are computed from their content exactly as dstack does."""
     events: list[dict[str, Any]] = []
@@ -173,6 +209,7 @@ def _event_log(app_id: bytes, compose_hash: bytes) -> list[dict[str, Any]]:
         ("app-id", app_id),
         ("compose-hash", compose_hash),
         ("instance-id", instance),
+        ("e2ee-key", e2ee_key),
         ("boot-mr-done", b""),
         ("system-ready", b""),
     ):

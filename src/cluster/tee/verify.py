@@ -32,6 +32,7 @@ class AttestationBundle(BaseModel):
     compose_hash: str
     app_id: str | None = None
     nvidia_payload: str | None = None
+    e2ee_public_key: str | None = Field(None, description="hex X25519 key for end-to-end encryption (measured)")
     nonce: str = Field(description="the 32-byte hex nonce we sent")
     collateral: str | None = Field(None, description="DCAP collateral JSON (None: only a simulated quote)")
     verified_at: int = Field(description="unix time the collateral was checked against")
@@ -78,6 +79,10 @@ def verify_bundle(
     compose_hash = _hex(bundle.compose_hash, "compose")
     compose.check_compose(bundle.app_compose, compose_hash, fields.mr_config_id, measured)
     steps.append("compose")
+    if bundle.e2ee_public_key is not None:
+        if measured.get("e2ee-key") != _hex(bundle.e2ee_public_key, "e2ee_key"):
+            raise VerificationFailed("e2ee_key", "the encryption key is not the one measured into RTMR3")
+        steps.append("e2ee_key")
     if compose_allowed is not None:
         if not compose_allowed(compose_hash):
             raise VerificationFailed("registry", f"compose hash {bundle.compose_hash} is not allowed on chain")

@@ -9,7 +9,7 @@ from cluster.api.routes import (
     health,
     keys,
     models,
-    receipts,
+    tee,
     x402,
 )
 
@@ -25,7 +25,7 @@ routers = [
     datasets.router,
     files.router,
     fine_tuning.router,
-    receipts.router,
+    tee.router,
 ]
 
 __all__ = ["routers"]
