@@ -78,7 +78,10 @@ async def test_a_confidential_response_carries_a_receipt_anyone_can_verify(
     saved = tmp_path / "receipt.json"
     saved.write_text(json.dumps(receipt))
     code, out = await asyncio.to_thread(verify, saved, "--allow-simulated")
-    assert code == 0 and "attestation_digest -> quote -> report_data -> event_log -> compose -> e2ee_key -> signature" in out, out
+    assert (
+        code == 0
+        and "attestation_digest -> quote -> report_data -> event_log -> compose -> e2ee_key -> signature" in out
+    ), out
     assert "WARNING: a simulated enclave" in out
     code, out = await asyncio.to_thread(verify, saved)
     assert code == 1 and "FAILED at quote" in out and "allow-simulated" in out

@@ -23,6 +23,7 @@ from cluster_sdk._errors import (
     PermissionDeniedError,
     RateLimitError,
 )
+from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce
 from cluster_sdk._types import (
     ApiKey,
     Balance,
@@ -41,7 +42,6 @@ from cluster_sdk._types import (
     Usage,
     UsageReport,
 )
-from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce
 from cluster_sdk._wallet import Wallet
 
 __version__ = "0.1.0"
