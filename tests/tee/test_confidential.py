@@ -137,6 +137,9 @@ async def test_a_tee_request_is_never_served_by_an_ordinary_provider(tmp_path: P
         assert flagged.status_code == 503 and "no confidential (TEE) provider" in flagged.text
         header = await app.http.post("/v1/chat/completions", json=body, headers={**auth, "x-cluster-tee": "required"})
         assert header.status_code == 503
+        _, tee_key = await app.new_user(credit=1_000_000, tee_only=True)  # the key's policy, whatever the request says
+        policy = await app.http.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {tee_key}"})
+        assert policy.status_code == 503 and "no confidential (TEE) provider" in policy.text
 
 
 async def test_end_to_end_encrypted_chat_never_shows_the_gateway_plaintext(

@@ -53,6 +53,7 @@ async def inference_context(services: Services, request: Request, endpoint: str)
     for window in await services.limiter.take_all([_ip_take(services, request), key_take]):
         ctx.headers.update(window.headers())
     ctx.key_id, ctx.user_id, ctx.allowed_models = caller.key_id, caller.user_id, caller.models
+    ctx.require_tee = ctx.require_tee or caller.tee_only
     tpm = caller.tpm or limits.key_tpm
     if tpm is not None:
         ctx.budget = KeyTokenBudget(services.limiter, f"key:{caller.key_id}", tpm, ctx.headers)

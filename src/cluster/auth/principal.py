@@ -30,6 +30,7 @@ class Principal:
     models: frozenset[str] | None = None
     rpm: int | None = None
     tpm: int | None = None
+    tee_only: bool = False
     expires_at: datetime | None = None
 
     @property

@@ -18,6 +18,7 @@ class KeyCreateRequest(BaseModel):
     expires_in_days: float | None = Field(None, gt=0)
     rpm: int | None = Field(None, ge=1, description="requests/minute override for this key")
     tpm: int | None = Field(None, ge=1, description="tokens/minute override for this key")
+    tee_only: bool = Field(False, description="this key's chat requests go only to attested confidential providers")
     user_id: str | None = Field(None, description="admin only: create the key for another user")
 
 
@@ -31,6 +32,7 @@ class KeyObject(BaseModel):
     models: list[str] | None
     rpm: int | None
     tpm: int | None
+    tee_only: bool = False
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None

@@ -85,6 +85,7 @@ class AuthService:
             models=frozenset(key.models) if key.models is not None else None,
             rpm=key.rpm,
             tpm=key.tpm,
+            tee_only=bool(key.tee_only),
             expires_at=expires_at,
         )
 
@@ -173,6 +174,7 @@ class AuthService:
             models=request.models,
             rpm=request.rpm,
             tpm=request.tpm,
+            tee_only=request.tee_only,
             expires_at=expires_at,
             created_at=utcnow(),
         )
@@ -241,6 +243,7 @@ def key_object(row: ApiKey) -> KeyObject:
         models=row.models,
         rpm=row.rpm,
         tpm=row.tpm,
+        tee_only=bool(row.tee_only),
         expires_at=aware(row.expires_at),
         revoked_at=aware(row.revoked_at),
         last_used_at=aware(row.last_used_at),
