@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python bench/x402_overhead.py
 	$(BIN)/python bench/datasets.py
 	$(BIN)/python bench/finetune.py
+	$(BIN)/python bench/tee.py
 
 clean:
 	rm -rf $(VENV) .cluster .pytest_cache .mypy_cache .ruff_cache

@@ -85,6 +85,10 @@ async def test_a_confidential_response_carries_a_receipt_anyone_can_verify(
     assert "WARNING: a simulated enclave" in out
     code, out = await asyncio.to_thread(verify, saved)
     assert code == 1 and "FAILED at quote" in out and "allow-simulated" in out
+    from cluster_sdk import verify_receipt
+
+    steps = await asyncio.to_thread(verify_receipt, receipt, allow_simulated=True)  # the SDK re-verifies too
+    assert steps[0] == "attestation_digest" and steps[-1] == "signature"
 
     rpc = ["--rpc", chain.node.url, "--registry", str(registry.address)]
     code, out = await asyncio.to_thread(verify, saved, "--allow-simulated", *rpc)

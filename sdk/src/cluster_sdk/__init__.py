@@ -23,7 +23,7 @@ from cluster_sdk._errors import (
     PermissionDeniedError,
     RateLimitError,
 )
-from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce
+from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce, verify_receipt
 from cluster_sdk._types import (
     ApiKey,
     Balance,
@@ -83,4 +83,5 @@ __all__ = [
     "Wallet",
     "e2ee_session",
     "new_nonce",
+    "verify_receipt",
 ]

@@ -60,5 +60,16 @@ def e2ee_session(answer: dict[str, Any], nonce: str, *, allow_simulated: bool = 
     return E2EESession(bytes.fromhex(bundle.e2ee_public_key), verified)
 
 
+def verify_receipt(receipt: dict[str, Any], *, allow_simulated: bool = False) -> list[str]:
+    """Re-verify a receipt (``client.tee.receipt(id)``) offline: the steps passed, or ``VerificationFailed``
+    naming the first that does not (as ``cluster verify``)."""
+    import asyncio
+
+    from cluster.tee.receipts import Receipt
+    from cluster.tee.receipts import verify_receipt as verify
+
+    return asyncio.run(verify(Receipt.model_validate(receipt), allow_simulated=allow_simulated))
+
+
 def new_nonce() -> str:
     return secrets.token_hex(32)
