@@ -72,6 +72,10 @@ class ProviderConfig(BaseModel):
     allow_simulated: bool = Field(False, description="tee: accept a simulated enclave's quote (development only)")
     attestation_interval: float = Field(300.0, gt=0, description="tee: seconds between fresh attestations")
     pccs_url: str = Field("https://pccs.phala.network", description="tee: where DCAP collateral is fetched")
+    allowed_compose_hashes: list[str] = Field(
+        [], description="tee: hex compose hashes accepted without the on-chain registry (one of the two is required)"
+    )
+    allowed_mrtd: list[str] = Field([], description="tee: hex MRTDs (TD images) accepted; empty: any")
     model_path: Path | None = None
     threads: int | None = None
 

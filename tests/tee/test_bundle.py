@@ -80,6 +80,16 @@ def test_each_single_field_tamper_fails_at_its_step(bundle: AttestationBundle) -
     fails_at(bundle.model_copy(update={"event_log": events}), "event_log")
     fails_at(bundle.model_copy(update={"app_compose": bundle.app_compose.replace("dstack", "dstaxk", 1)}), "compose")
     fails_at(bundle.model_copy(update={"compose_hash": "00" * 32}), "compose")
+    fails_at(bundle.model_copy(update={"app_id": "00" * 20}), "compose")
+    # a second compose-hash event, measured (the quote's RTMR3 includes it) but extended after boot
+    late = [*bundle.event_log, {**next(e for e in bundle.event_log if e["event"] == "compose-hash")}]
+    fields = simulated.fields(bytes.fromhex(bundle.intel_quote))
+    requoted = simulated.make_quote(
+        quote.QuoteFields(fields.mrtd, eventlog.replay(late), fields.mr_config_id, fields.report_data)
+    )
+    relogged = bundle.model_copy(update={"event_log": late, "intel_quote": requoted.hex()})
+    assert "after boot or repeated" in fails_at(relogged, "event_log")
+    assert "not an allowed TD image" in fails_at(bundle, "quote", allowed_mrtd=frozenset({"00" * 48}))
     assert "not allowed on chain" in fails_at(bundle, "registry", compose_allowed=lambda h: False)
 
 
@@ -127,7 +137,7 @@ def test_nras_tokens_are_checked_with_nvidias_keys_and_our_nonce(dstack: dict[st
     jwks = {"keys": [{"kty": "EC", "crv": "P-384", "kid": "test-kid", **_xy(key)}]}
     keys = nras.keys_from_jwks(jwks)
     now, nonce = int(time.time()), secrets.token_hex(32)
-    claims = {"nbf": now - 5, "exp": now + 60, "eat_nonce": nonce, "x-nvidia-overall-att-result": True}
+    claims = {"nbf": now - 5, "exp": now + 60, "eat_nonce": nonce, "x-nvidia-overall-att-result": True, "submods": {}}
     token = _jwt(key, "test-kid", claims)
     assert nras.check_token(token, keys, nonce, now)["eat_nonce"] == nonce
     with pytest.raises(VerificationFailed, match="another nonce"):
@@ -138,8 +148,11 @@ def test_nras_tokens_are_checked_with_nvidias_keys_and_our_nonce(dstack: dict[st
     with pytest.raises(VerificationFailed, match="signature does not verify"):
         nras.check_token(forged, keys, nonce, now)
     failed = _jwt(key, "test-kid", {**claims, "x-nvidia-overall-att-result": False})
-    with pytest.raises(VerificationFailed, match="attestation failed"):
+    with pytest.raises(VerificationFailed, match="GPU attestation passed"):
         nras.check_token(failed, keys, nonce, now)
+    no_nonce = _jwt(key, "test-kid", {k: v for k, v in claims.items() if k != "eat_nonce"})
+    with pytest.raises(VerificationFailed, match="another nonce"):
+        nras.check_token(no_nonce, keys, nonce, now)
 
 
 def _xy(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:

@@ -7,7 +7,9 @@ Verifying an enclave needs Cluster's verifier (``cluster.tee``: DCAP via dcap-qv
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 
 class E2EESession:
@@ -45,19 +47,35 @@ class Tee:
         return self._client.call("GET", f"/receipts/{receipt_id}", None, lambda d: d)
 
     def attestation(self, model: str, nonce: str) -> Any:
-        return self._client.call("GET", f"/tee/attestation?model={model}&nonce={nonce}", None, lambda d: d)
+        query = urlencode({"model": model, "nonce": nonce})
+        return self._client.call("GET", f"/tee/attestation?{query}", None, lambda d: d)
 
 
-def e2ee_session(answer: dict[str, Any], nonce: str, *, allow_simulated: bool = False) -> E2EESession:
-    """Verify the enclave's report for our own ``nonce`` and take its measured encryption key."""
-    from cluster.tee.attestation import bundle_of
+def e2ee_session(
+    answer: dict[str, Any],
+    nonce: str,
+    compose_hashes: Iterable[str],
+    *,
+    allow_simulated: bool = False,
+    pccs_url: str = "https://pccs.phala.network",
+) -> E2EESession:
+    """Verify the enclave's report for our own ``nonce`` — including that it runs one of the builds
+    (``compose_hashes``) we trust, so a gateway cannot hand us its own enclave — and take its measured key."""
+    import asyncio
+
+    from cluster.tee.attestation import bundle_of, collateral
+    from cluster.tee.simulated import MAGIC
     from cluster.tee.verify import verify_bundle
 
     bundle = bundle_of(answer["report"], nonce)
-    if bundle.e2ee_public_key is None:
+    key = bundle.e2ee_public_key
+    if key is None:
         raise ValueError("this provider publishes no measured encryption key: end-to-end encryption is not possible")
-    verified = verify_bundle(bundle, allow_simulated=allow_simulated)
-    return E2EESession(bytes.fromhex(bundle.e2ee_public_key), verified)
+    if not bundle.intel_quote.startswith(MAGIC.hex()):
+        bundle = bundle.model_copy(update={"collateral": asyncio.run(collateral(pccs_url, bundle.intel_quote))})
+    trusted = {h.lower().removeprefix("0x") for h in compose_hashes}
+    verified = verify_bundle(bundle, allow_simulated=allow_simulated, compose_allowed=lambda h: h.hex() in trusted)
+    return E2EESession(bytes.fromhex(key), verified)
 
 
 def verify_receipt(receipt: dict[str, Any], *, allow_simulated: bool = False) -> list[str]:

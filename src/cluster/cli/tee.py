@@ -33,7 +33,7 @@ def verify(
         typer.echo(f"FAILED at {failure.step}: {failure.message}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"verified: {' -> '.join(steps)}")
-    if parsed.simulated:
+    if parsed.simulated:  # bound to the attestation by verify_receipt
         typer.echo("WARNING: a simulated enclave: no TEE, no hardware proof (accepted because of --allow-simulated)")
 
 

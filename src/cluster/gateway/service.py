@@ -31,6 +31,7 @@ from cluster.providers.base import (
     ProviderFailure,
     TokenUsage,
 )
+from cluster.providers.confidential import CALLER
 
 T = TypeVar("T")
 
@@ -68,6 +69,7 @@ class InferenceService:
         if request.model_extra and request.model_extra.pop("tee", False):  # Cluster's flag, not sent upstream
             ctx.require_tee = True
         tee_only = ctx.require_tee or entry.model.tee
+        CALLER.set(ctx.user_id)
         if request.output_limit is None and ctx.payment is not None:
             # the hold (or the x402 price) must bound what can be generated
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
@@ -96,6 +98,8 @@ class InferenceService:
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
         entry = await self._entry(request.model, ctx, expect_embedding=True)
+        if ctx.require_tee or entry.model.tee:
+            raise ProviderUnavailable(f"no confidential (TEE) provider serves embeddings for '{entry.id}'")
         try:
             await admit(ctx, entry, lambda: pricing.embedding_input_bound(request), 0)
             upstream, result, attempts = await self._attempt(

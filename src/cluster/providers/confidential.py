@@ -10,13 +10,14 @@ goes back in ``x-cluster-receipt-id``.
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
 import orjson
 
 from cluster.gateway.protocol import ChatCompletionRequest
-from cluster.gateway.sse import DONE, event
+from cluster.gateway.sse import DONE
 from cluster.providers.base import Capability, Completion, ProviderFailure
 from cluster.providers.openai_compatible import (
     _TRANSPORT_ERRORS,
@@ -32,6 +33,8 @@ from cluster.tee.receipts import ReceiptStore, make_receipt
 from cluster.tee.signature import check_signature, signed_text
 
 RECEIPT_HEADER = "x-cluster-receipt-id"
+#: the account a confidential request is served for (set by the inference path): its receipts are its own
+CALLER: ContextVar[str | None] = ContextVar("tee_caller", default=None)
 
 
 class ConfidentialProvider(OpenAICompatibleProvider):
@@ -49,6 +52,8 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             interval=config.attestation_interval,
             pccs_url=config.pccs_url,
             save=receipts.save_attestation if receipts else None,
+            allowed_compose=frozenset(h.lower().removeprefix("0x") for h in config.allowed_compose_hashes),
+            allowed_mrtd=frozenset(h.lower().removeprefix("0x") for h in config.allowed_mrtd),
         )
 
     @property
@@ -68,7 +73,7 @@ class ConfidentialProvider(OpenAICompatibleProvider):
         if not request.stream:
             sent = orjson.dumps(payload)
             body = await self._post_raw("chat/completions", sent)
-            await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body))
+            await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body), CALLER.get())
             return Completion(body, _usage_of(body) or _estimate(request, body), headers={RECEIPT_HEADER: receipt_id})
         payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
         sent = orjson.dumps(payload)
@@ -93,7 +98,14 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             raise ProviderFailure(self.name, f"attestation failed at {failure.step}: {failure.message}") from None
 
     async def _receipt(
-        self, receipt_id: str, attested: Attested, model: str, sent: bytes, received: bytes, chat_id: str
+        self,
+        receipt_id: str,
+        attested: Attested,
+        model: str,
+        sent: bytes,
+        received: bytes,
+        chat_id: str,
+        user_id: str | None,
     ) -> None:
         """Fetch the provider's signature, check it covers exactly these bytes under the attested key, record it."""
         try:
@@ -121,7 +133,7 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             verified=attested.verified,
         )
         if self.receipts is not None:
-            await self.receipts.save(receipt, None)
+            await self.receipts.save(receipt, user_id)
 
     async def _post_raw(self, path: str, data: bytes) -> bytes:
         try:
@@ -163,18 +175,17 @@ class _SignedStream(_UpstreamStream):
         self._sent = sent
         self._receipt_id = receipt_id
         self._chat_id: str | None = None
+        self._user = CALLER.get()
+        self.provider_name = provider.name
 
     async def __anext__(self) -> bytes:
         item = await super().__anext__()
-        if item == DONE:
+        if item == DONE:  # the signature is checked before the client is told the answer is complete
             if self._chat_id is None:
-                return _error("the provider's stream carried no completion id")
-            try:
-                await self._confidential._receipt(
-                    self._receipt_id, self._attested, self._model, self._sent, bytes(self._raw), self._chat_id
-                )
-            except ProviderFailure as failure:
-                return _error(failure.reason)
+                raise ProviderFailure(self.provider_name, "tee: the stream carried no completion id")
+            await self._confidential._receipt(
+                self._receipt_id, self._attested, self._model, self._sent, bytes(self._raw), self._chat_id, self._user
+            )
         elif self._chat_id is None and item.startswith(b"data: {"):
             self._chat_id = orjson.loads(item[6:]).get("id")
         return item
@@ -185,16 +196,3 @@ def _chat_id(body: bytes) -> str:
         return str(orjson.loads(body)["id"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         raise ProviderFailure("confidential", "the response carries no completion id") from None
-
-
-def _error(message: str) -> bytes:
-    """In place of ``[DONE]``: the stream's content is not vouched for."""
-    return event(
-        {
-            "error": {
-                "message": f"confidential response not verified: {message}",
-                "type": "server_error",
-                "code": "tee_verification_failed",
-            }
-        }
-    )

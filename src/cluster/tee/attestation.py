@@ -40,6 +40,8 @@ class Attestor:
         interval: float,
         pccs_url: str,
         save: Callable[[AttestationBundle], Awaitable[str]] | None = None,
+        allowed_compose: frozenset[str] = frozenset(),
+        allowed_mrtd: frozenset[str] = frozenset(),
     ) -> None:
         """``fetch(path, query)`` GETs the provider's JSON; ``save`` stores a verified bundle (returns its digest)."""
         self._fetch = fetch
@@ -47,6 +49,8 @@ class Attestor:
         self._allow_simulated = allow_simulated
         self._interval = interval
         self._pccs_url = pccs_url
+        self._allowed_compose = allowed_compose
+        self._allowed_mrtd = allowed_mrtd
         self.save = save
         self._current: Attested | None = None
         self._lock = asyncio.Lock()
@@ -89,13 +93,20 @@ class Attestor:
         bundle = _bundle(report, nonce)
         if not bundle.intel_quote.startswith(_SIMULATED_HEX):
             bundle = bundle.model_copy(update={"collateral": await _collateral(self._pccs_url, bundle.intel_quote)})
-        allowed = None
+        # the build must be one we chose to trust: on chain, or in the provider's configured allow-list
         if self.compose_allowed is not None:
             allowed = await self.compose_allowed(bytes.fromhex(bundle.compose_hash))
+        elif self._allowed_compose:
+            allowed = bundle.compose_hash.lower() in self._allowed_compose
+        else:
+            raise VerificationFailed(
+                "registry", "no compose-hash policy (no ComposeRegistry, no allowed_compose_hashes)"
+            )
         verified = verify_bundle(
             bundle,
             allow_simulated=self._allow_simulated,
-            compose_allowed=None if allowed is None else (lambda _: allowed),
+            compose_allowed=lambda _: allowed,
+            allowed_mrtd=self._allowed_mrtd,
         )
         digest = await self.save(bundle) if self.save else bundle.digest()
         log.info(
@@ -137,6 +148,10 @@ def _bundle(report: dict[str, Any], nonce: str) -> AttestationBundle:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("fetch", f"the attestation report is incomplete: {exc}") from None
+
+
+async def collateral(pccs_url: str, quote_hex: str) -> str:
+    return await _collateral(pccs_url, quote_hex)
 
 
 async def _collateral(pccs_url: str, quote_hex: str) -> str:

@@ -137,7 +137,12 @@ class SimulatedEnclave:
         for message in payload.get("messages", []):
             content = message.get("content")
             if isinstance(content, str) and content.startswith(e2ee.PREFIX):
-                message["content"], client = e2ee.open_sealed(content, self._e2ee, e2ee.REQUEST)
+                message["content"], sender = e2ee.open_sealed(content, self._e2ee, e2ee.REQUEST)
+                # one sender per request: a message sealed by someone else (the gateway, say) could otherwise
+                # redirect the sealed answer to its own key
+                if client is not None and sender != client:
+                    raise ValueError("sealed messages from more than one key")
+                client = sender
         return client
 
     def _seal_completion(self, body: bytes, client: bytes) -> bytes:

@@ -16,6 +16,10 @@ from typing import Any
 from cluster.tee.errors import VerificationFailed
 
 DSTACK_EVENT_TYPE = 0x08000001
+#: RTMR3 events dstack extends before it hands over to the app (``boot-mr-done``)
+BOOT_EVENTS = frozenset({"app-id", "compose-hash", "instance-id"})
+#: every RTMR3 event a verifier relies on: each at most once, and before ``system-ready``
+RELIED_ON = BOOT_EVENTS | {"key-provider", "os-image-hash", "mr-kms", "e2ee-key"}
 
 
 def replay(events: Sequence[dict[str, Any]]) -> tuple[bytes, bytes, bytes, bytes]:
@@ -41,11 +45,17 @@ def check_event_log(events: Sequence[dict[str, Any]], rtmrs: tuple[bytes, bytes,
                 "event_log", f"replay gives RTMR{index} {got.hex()[:16]}…, the quote says {want.hex()[:16]}…"
             )
     named: dict[str, bytes] = {}
+    booted = ready = False
     for event in events:
         if int(event["imr"]) != 3 or int(event.get("event_type", 0)) != DSTACK_EVENT_TYPE:
             continue
-        payload = bytes.fromhex(event.get("event_payload", ""))
-        if dstack_digest(event["event"], payload) != bytes.fromhex(event["digest"]):
-            raise VerificationFailed("event_log", f"RTMR3 event {event['event']!r} does not match its digest")
-        named[event["event"]] = payload
+        name, payload = event["event"], bytes.fromhex(event.get("event_payload", ""))
+        if dstack_digest(name, payload) != bytes.fromhex(event["digest"]):
+            raise VerificationFailed("event_log", f"RTMR3 event {name!r} does not match its digest")
+        booted, ready = booted or name == "boot-mr-done", ready or name == "system-ready"
+        if name in RELIED_ON:
+            # a late or second one could only come from code running after the measured boot
+            if name in named or ready or (booted and name in BOOT_EVENTS):
+                raise VerificationFailed("event_log", f"RTMR3 {name!r} event after boot or repeated")
+            named[name] = payload
     return named

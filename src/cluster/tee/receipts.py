@@ -31,6 +31,9 @@ from cluster.tee.verify import AttestationBundle, Verified, verify_bundle
 
 
 class Receipt(BaseModel):
+    """``model``, ``provider`` and ``chat_id`` are Cluster's statements; the signature proves the bytes, whose
+    hashes are here (the response body itself names its model and id)."""
+
     object: Literal["tee.receipt"] = "tee.receipt"
     id: str
     created_at: int
@@ -68,6 +71,10 @@ async def verify_receipt(
     )
     if receipt.signing_address.lower() != verified.signing_address.lower():
         raise VerificationFailed("signature", "the receipt's signer is not the attested key")
+    claimed = (receipt.compose_hash, receipt.tcb_status, receipt.simulated)
+    if claimed != (verified.compose_hash, verified.tcb_status, verified.simulated):
+        raise VerificationFailed("attestation_digest", "the receipt's compose hash, TCB status or simulated flag "
+                                 "is not what its attestation shows")  # fmt: skip
     text = f"{receipt.request_sha256}:{receipt.response_sha256}"
     check_signature(text, receipt.signature, receipt.signing_address, receipt.signing_algo)
     return ["attestation_digest", *verified.steps, "signature"]
@@ -109,15 +116,17 @@ class ReceiptStore:
                 )
             )
 
-    async def get(self, receipt_id: str) -> Receipt | None:
+    async def get(self, receipt_id: str, user_id: str | None) -> Receipt | None:
+        """``user_id``: only that account's receipt (None: any, for admins)."""
+        query = (
+            select(ReceiptRow.body, AttestationRow.bundle)
+            .join(AttestationRow, AttestationRow.digest == ReceiptRow.attestation_digest)
+            .where(ReceiptRow.id == receipt_id)
+        )
+        if user_id is not None:
+            query = query.where(ReceiptRow.user_id == user_id)
         async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(ReceiptRow.body, AttestationRow.bundle)
-                    .join(AttestationRow, AttestationRow.digest == ReceiptRow.attestation_digest)
-                    .where(ReceiptRow.id == receipt_id)
-                )
-            ).one_or_none()
+            row = (await connection.execute(query)).one_or_none()
         if row is None:
             return None
         return Receipt.model_validate({**row.body, "attestation": row.bundle})

@@ -57,7 +57,10 @@ def verify_bundle(
     compose_allowed: Callable[[bytes], bool] | None = None,
     nvidia_keys: dict[str, Any] | None = None,
     accepted_tcb: frozenset[str] = quote.ACCEPTED_STATUSES,
+    allowed_mrtd: frozenset[str] = frozenset(),
 ) -> Verified:
+    """``compose_allowed`` (the registry, or an allow-list) and ``allowed_mrtd`` (hex TD images) are the
+    measurement policy: without them a pass only means "a genuine TD that measured this compose"."""
     raw = _hex(bundle.intel_quote, "quote")
     steps = []
     if simulated.is_simulated(raw):
@@ -71,6 +74,8 @@ def verify_bundle(
             raise VerificationFailed("quote", "no DCAP collateral to check the quote against")
         status = quote.verify_quote(raw, bundle.collateral, bundle.verified_at, accepted_tcb).status
         fields = quote.fields(raw)
+    if allowed_mrtd and fields.mrtd.hex() not in allowed_mrtd:
+        raise VerificationFailed("quote", f"MRTD {fields.mrtd.hex()[:16]}… is not an allowed TD image")
     steps.append("quote")
     binding.check_binding(fields.report_data, bundle.signing_address, _hex(bundle.nonce, "report_data"))
     steps.append("report_data")
@@ -78,6 +83,8 @@ def verify_bundle(
     steps.append("event_log")
     compose_hash = _hex(bundle.compose_hash, "compose")
     compose.check_compose(bundle.app_compose, compose_hash, fields.mr_config_id, measured)
+    if bundle.app_id is not None and measured.get("app-id") != _hex(bundle.app_id, "compose"):
+        raise VerificationFailed("compose", "the app id is not the one measured into RTMR3")
     steps.append("compose")
     if bundle.e2ee_public_key is not None:
         if measured.get("e2ee-key") != _hex(bundle.e2ee_public_key, "e2ee_key"):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from fastapi import APIRouter, Query
 
-from cluster.api.deps import InferenceDep, ServicesDep
+from cluster.api.deps import InferenceDep, Reader, ServicesDep
 from cluster.errors import NotFound, ProviderUnavailable
 from cluster.providers.confidential import ConfidentialProvider
 from cluster.tee.receipts import Receipt
@@ -18,8 +19,13 @@ router = APIRouter(prefix="/v1", tags=["tee"])
 
 
 @router.get("/receipts/{receipt_id}", response_model=Receipt)
-async def receipt(receipt_id: str, services: ServicesDep) -> Receipt:
-    found = await services.receipts.get(receipt_id) if services.receipts else None
+async def receipt(receipt_id: str, caller: Reader, services: ServicesDep) -> Receipt:
+    """The caller's own receipts (admins: any). Share the JSON to let others verify it."""
+    found = (
+        await services.receipts.get(receipt_id, None if caller.is_admin else caller.user_id)
+        if services.receipts
+        else None
+    )
     if found is None:
         raise NotFound(f"no receipt {receipt_id!r}", param="receipt_id", code="receipt_not_found")
     return found
@@ -27,13 +33,16 @@ async def receipt(receipt_id: str, services: ServicesDep) -> Receipt:
 
 @router.get("/tee/attestation")
 async def attestation(
-    inference: InferenceDep, model: str, nonce: str = Query(pattern="^[0-9a-fA-F]{64}$")
+    _: Reader, inference: InferenceDep, model: str, nonce: str = Query(pattern="^[0-9a-fA-F]{64}$")
 ) -> dict[str, Any]:
     """The report exactly as the provider gave it, plus which provider and upstream model it came from."""
     entry = inference.catalog.resolve(model)
     for route in entry.routes:
         upstream = inference.router.get(route.provider)
         if upstream is not None and isinstance(upstream.provider, ConfidentialProvider):
-            report = await upstream.provider.report(nonce, route.upstream_model)
+            try:
+                report = await upstream.provider.report(nonce, route.upstream_model)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                raise ProviderUnavailable(f"the provider gave no attestation report: {exc}") from None
             return {"provider": route.provider, "model": route.upstream_model, "report": report}
     raise ProviderUnavailable(f"no confidential (TEE) provider serves '{model}'")
