@@ -145,7 +145,14 @@ class Services:
         workdir = settings.data_dir / "finetune"
         files = Files(self.engine, settings.data_dir / "files", settings.finetune.max_file_bytes)
         self.fine_tuning = FineTuning(
-            self.engine, settings.finetune, files, workdir, self.inference.catalog, trainable, self.marketplace
+            self.engine,
+            settings.finetune,
+            files,
+            workdir,
+            self.inference.catalog,
+            trainable,
+            self.marketplace,
+            self.billing,
         )
         if not settings.finetune.run_jobs:
             return
@@ -154,7 +161,7 @@ class Services:
             trainer = RemoteTrainer(settings.finetune)
         else:
             trainer = LocalTrainer(settings.finetune, settings.finetune.base_cache or workdir / "bases")
-        self.runner = JobRunner(self.engine, settings.finetune, trainer, workdir, trainable)
+        self.runner = JobRunner(self.engine, settings.finetune, trainer, workdir, trainable, self.billing)
         self.runner.start()
 
     async def stop(self) -> None:

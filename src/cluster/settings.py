@@ -280,6 +280,9 @@ class FineTuneSettings(BaseModel):
     royalty_bps: int = Field(
         1000, ge=0, le=10_000, description="share of each billed call of a model trained on a dataset, to its holder"
     )
+    training_price: int = Field(
+        0, ge=0, description="micro-USDC per 1M trained tokens (0: training is free); the bound is charged up front"
+    )
     max_loaded_models: int = Field(4, ge=1, description="fine-tuned models kept loaded per process (LRU)")
     base_cache: Path | None = Field(
         None, description="de-quantized copies of base GGUFs for training (default: <data_dir>/finetune/bases)"

@@ -54,11 +54,13 @@ async def wait_for(http: httpx.AsyncClient, job_id: str, key: str, until: Any, w
     """Poll the job until ``until(job)``; the job's events are printed if it does not get there."""
     headers = {"authorization": f"Bearer {key}"}
     job: dict[str, Any] = {}
+    ended = 0
     for _ in range(int(within / 0.2)):
         job = (await http.get(f"/v1/fine_tuning/jobs/{job_id}", headers=headers)).json()
         if until(job):
             return job
-        if job.get("status") in TERMINAL:
+        ended += job.get("status") in TERMINAL
+        if ended > 10:  # ended, and still not what we wait for (a refund lands just after the status)
             break
         await asyncio.sleep(0.2)
     events = (await http.get(f"/v1/fine_tuning/jobs/{job_id}/events?limit=1000", headers=headers)).json()

@@ -69,11 +69,13 @@ def saved(job: dict[str, Any], texts: list[str]) -> bool:
 async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None:
     from tests.finetune.conftest import ft_settings
 
-    async with running(ft_settings(tmp_path, finetune={"max_loaded_models": 1})) as app:
+    price = 1_000_000_000  # 1000 USDC per 1M trained tokens: big enough to see
+    async with running(ft_settings(tmp_path, finetune={"max_loaded_models": 1, "training_price": price})) as app:
         user_id, key = await app.new_user(credit=10_000_000)
         client = openai_client(app, key)
         train = await client.files.create(file=("train.jsonl", chat_file(16)), purpose="fine-tune")
         valid = await client.files.create(file=("valid.jsonl", chat_file(4, start=30)), purpose="fine-tune")
+        before = await _balance(app, key)
         job = await client.fine_tuning.jobs.create(
             model="smollm2-135m-instruct",
             training_file=train.id,
@@ -81,7 +83,11 @@ async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None
             hyperparameters={"n_epochs": 2, "batch_size": 4},
             suffix="parrot",
         )
-        done = await wait_for(app.http, job.id, key, lambda j: j["status"] == "succeeded")
+        assert job.model_extra and job.model_extra["charged"] > 0  # the bound, up front
+        assert await _balance(app, key) == before - job.model_extra["charged"]
+        done = await wait_for(app.http, job.id, key, lambda j: j["status"] == "succeeded" and j["cost"] is not None)
+        assert done["cost"] == -(-done["trained_tokens"] * price // 1_000_000) < done["charged"]
+        assert await _balance(app, key) == before - done["cost"]  # the unused part came back
         name = f"ft:smollm2-135m-instruct:parrot:{job.id}"
         assert done["fine_tuned_model"] == name and done["trained_tokens"] > 0
         assert done["lineage"] == {
@@ -218,10 +224,17 @@ async def test_a_failing_job_fails_with_its_reason_and_a_running_job_can_be_canc
     from tests.finetune.conftest import ft_settings
 
     # every example is longer than 16 tokens: nothing the assistant says survives the cut
-    async with running(ft_settings(tmp_path, finetune={"max_length": 16, "max_concurrent_jobs": 2})) as app:
-        _, key = await app.new_user()
+    settings = ft_settings(tmp_path, finetune={"max_length": 16, "max_concurrent_jobs": 2, "training_price": 10**9})
+    async with running(settings) as app:
+        _, poor = await app.new_user()
+        with pytest.raises(openai.APIStatusError) as refused:  # training is paid up front: no balance, no job
+            await start_job(app, poor, count=8, epochs=1)
+        assert refused.value.status_code == 402
+        _, key = await app.new_user(credit=10_000_000)
         failing = await start_job(app, key, count=8, epochs=1)
-        failed = await wait_for(app.http, failing.id, key, lambda j: j["status"] == "failed")
+        assert await _balance(app, key) < 10_000_000
+        failed = await wait_for(app.http, failing.id, key, lambda j: j["status"] == "failed" and j["cost"] == 0)
+        assert await _balance(app, key) == 10_000_000  # a failed job is refunded in full
         assert failed["error"]["code"] == "training_failed"
         assert "no example has an assistant message to train on" in failed["error"]["message"]
         assert (await messages(app.http, failing.id, key))[-1].startswith("Fine-tuning failed: ")
@@ -271,6 +284,11 @@ async def _twin(services: Any, job_id: str) -> str:
         row.update(id="ftjob-twin", fine_tuned_model=f"ft:{row['model']}:twin:ftjob-twin")
         await connection.execute(insert(JobRow).values(**row))
     return str(row["fine_tuned_model"])
+
+
+async def _balance(app: Secured, key: str) -> int:
+    balance = (await app.http.get("/v1/balance", headers=_auth(key))).json()
+    return int(balance["available"]) + int(balance["held"])
 
 
 def _auth(key: str) -> dict[str, str]:

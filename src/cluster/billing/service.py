@@ -77,6 +77,20 @@ class BillingService:
         await self.ledger.post(posting, lane=user)
         return await self.balance(user)
 
+    async def charge(self, user_id: str, amount: int, key: str, memo: str) -> None:
+        """A charge outside the request path (a fine-tuning job): available → revenue, refused with
+        ``InsufficientBalance`` rather than overdrawn; once per ``key``."""
+        await self.leases.flush(user_id, release=True)  # this process's leased funds count as available
+        legs = [(available(user_id), -amount), (REVENUE, amount)]
+        await self.ledger.post(
+            Posting(f"charge:{key}", "charge", legs, user_id, {available(user_id)}, memo), lane=user_id
+        )
+
+    async def refund(self, user_id: str, amount: int, key: str, memo: str) -> None:
+        """Part or all of a ``charge`` given back; once per ``key``."""
+        legs = [(REVENUE, -amount), (available(user_id), amount)]
+        await self.ledger.post(Posting(f"refund:{key}", "refund", legs, user_id, memo=memo), lane=user_id)
+
     async def record_x402(self, payer: str, paid: int, cost: int, key: str, memo: str) -> None:
         """A settled x402 payment: ``paid`` came in on chain for a request that cost ``cost``; the rest stays on
         the payer's balance (its account is its address). Idempotent by ``key``."""

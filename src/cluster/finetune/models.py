@@ -49,6 +49,8 @@ class JobRow(Base):
     adapter_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     adapter_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     trained_tokens: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    charged: Mapped[int] = mapped_column(BigInteger, default=0, doc="micro-USDC charged up front (the bound)")
+    cost: Mapped[int | None] = mapped_column(BigInteger, nullable=True, doc="what it finally cost, once ended")
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     remote_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(64), nullable=True)

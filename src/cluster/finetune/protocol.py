@@ -140,6 +140,8 @@ class FineTuningJob(BaseModel):
     dataset: str | None = None
     lineage: Lineage | None = None
     public: bool = False
+    charged: int = Field(0, description="micro-USDC charged up front for training (Cluster)")
+    cost: int | None = Field(None, description="what training finally cost, once the job ended (Cluster)")
 
 
 class JobList(BaseModel):

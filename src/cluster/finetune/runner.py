@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster.billing import BillingService
 from cluster.finetune.models import CheckpointRow, JobRow
-from cluster.finetune.service import add_event, clean_workdir, model_name
+from cluster.finetune.service import add_event, clean_workdir, model_name, settle
 from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingRun
 from cluster.settings import FineTuneSettings
 
@@ -43,8 +44,10 @@ class JobRunner:
         trainer: Trainer,
         workdir: Path,
         trainable: dict[str, Path],
+        billing: BillingService,
     ) -> None:
         self._engine = engine
+        self._billing = billing
         self._settings = settings
         self._trainer = trainer
         self._workdir = workdir
@@ -163,6 +166,7 @@ class JobRunner:
                 )
             if mine.rowcount:
                 clean_workdir(self._workdir / job_id)
+                await self._settle(job_id, None)
                 if status == "cancelled":
                     await self._cancel_remote(job_id, remote_id)
 
@@ -207,11 +211,15 @@ class JobRunner:
                 await add_event(
                     connection, job_id, f"Fine-tuning failed after {job.attempts - 1} starts", level="error"
                 )
-                return None
-            if job.started_at is None:
+            elif job.started_at is None:
                 await connection.execute(update(JobRow).where(JobRow.id == job_id).values(started_at=now))
-            verb = "started" if job.attempts == 1 else f"resumed (start {job.attempts})"
-            await add_event(connection, job_id, f"Fine-tuning job {verb} on {self.worker_id}")
+            if job.attempts <= self._settings.max_attempts:
+                verb = "started" if job.attempts == 1 else f"resumed (start {job.attempts})"
+                await add_event(connection, job_id, f"Fine-tuning job {verb} on {self.worker_id}")
+        if job.attempts > self._settings.max_attempts:
+            clean_workdir(self._workdir / job_id)
+            await self._settle(job_id, None)
+            return None
         return job
 
     # -- one job ------------------------------------------------------------------------------------------
@@ -237,6 +245,7 @@ class JobRunner:
             if lost == "cancelled":
                 clean_workdir(run.workdir)
                 await self._cancel_elsewhere(job.id)
+                await asyncio.shield(asyncio.ensure_future(self._settle(job.id, None)))
             elif lost is None:
                 await self._requeue(job.id, "the service stopped")
             # taken over by another process (this one stalled past the heartbeat timeout): its files are theirs now
@@ -291,6 +300,7 @@ class JobRunner:
             await add_event(connection, job.id, f"New fine-tuned model created: {name}")
             await add_event(connection, job.id, "The job has successfully completed")
         clean_workdir(self._workdir / job.id)
+        await self._settle(job.id, trained.trained_tokens)
 
     async def _fail(self, job_id: str, code: str, message: str) -> None:
         async with self._engine.begin() as connection:
@@ -308,6 +318,12 @@ class JobRunner:
                 return
             await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
         clean_workdir(self._workdir / job_id)
+        await self._settle(job_id, None)
+
+    async def _settle(self, job_id: str, trained_tokens: int | None) -> None:
+        async with self._engine.connect() as connection:
+            job = (await connection.execute(select(JobRow).where(JobRow.id == job_id))).one()
+        await settle(self._engine, self._billing, self._settings, job, trained_tokens)
 
     async def _requeue(self, job_id: str, why: str) -> None:
         async with self._engine.begin() as connection:

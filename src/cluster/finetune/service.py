@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cluster.auth import Principal
 from cluster.auth.service import aware
+from cluster.billing import BillingService
 from cluster.errors import InvalidRequest, NotFound, ServiceUnavailable
+from cluster.finetune import charges
 from cluster.finetune.files import Files
 from cluster.finetune.models import CheckpointRow, EventRow, JobRow
 from cluster.finetune.protocol import (
@@ -50,8 +52,10 @@ class FineTuning:
         catalog: Catalog,
         trainable: dict[str, Path],
         marketplace: Marketplace | None,
+        billing: BillingService,
     ) -> None:
         self._engine = engine
+        self._billing = billing
         self._settings = settings
         self.files = files
         self.workdir = workdir
@@ -65,6 +69,7 @@ class FineTuning:
         job_id = f"ftjob-{uuid.uuid4().hex[:24]}"
         folder = self.workdir / job_id
         folder.mkdir(parents=True)
+        price = self._settings.training_price
         try:
             token_id = None
             if request.dataset is not None:
@@ -74,21 +79,13 @@ class FineTuning:
                 examples = await self._copy_file(caller, request.training_file, folder / "train.jsonl")
             if request.validation_file is not None:
                 await self._copy_file(caller, request.validation_file, folder / "validation.jsonl")
+            resolved = self._hyperparameters(request, examples)
+            size = (folder / "train.jsonl").stat().st_size
+            charged = charges.bound(price, size, examples, int(resolved["n_epochs"]))
+            await charges.charge(self._billing, caller.user_id, job_id, charged)  # 402 if the balance is short
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        hyper = request.hyperparameters
-        settings = self._settings
-        resolved = {
-            "n_epochs": settings.default_epochs if hyper.n_epochs == "auto" else hyper.n_epochs,
-            "batch_size": min(settings.default_batch_size, examples)
-            if hyper.batch_size == "auto"
-            else hyper.batch_size,
-            "learning_rate_multiplier": 1.0
-            if hyper.learning_rate_multiplier == "auto"
-            else hyper.learning_rate_multiplier,
-        }
-        now = datetime.now(UTC)
         row = {
             "id": job_id,
             "user_id": caller.user_id,
@@ -103,16 +100,38 @@ class FineTuning:
             "public": request.public,
             "status": "queued",
             "attempts": 0,
+            "charged": charged,
             "model_deleted": False,
-            "created_at": now,
+            "created_at": datetime.now(UTC),
         }
         source = f"dataset {request.dataset}" if request.dataset else f"file {request.training_file}"
-        async with self._engine.begin() as connection:
-            await connection.execute(insert(JobRow).values(**row))
-            await add_event(connection, job_id, f"Created fine-tuning job: {job_id}")
-            await add_event(connection, job_id, f"Validated training data ({source}): {examples} examples")
-            await add_event(connection, job_id, "Job enqueued; it will start when a trainer is free")
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(insert(JobRow).values(**row))
+                await add_event(connection, job_id, f"Created fine-tuning job: {job_id}")
+                await add_event(connection, job_id, f"Validated training data ({source}): {examples} examples")
+                if charged:
+                    await add_event(
+                        connection, job_id, f"Charged {charged} micro-USDC up front; the unused part is refunded"
+                    )
+                await add_event(connection, job_id, "Job enqueued; it will start when a trainer is free")
+        except BaseException:
+            await charges.settle(self._billing, caller.user_id, job_id, charged, None, price)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return await self.get(caller, job_id)
+
+    def _hyperparameters(self, request: JobCreate, examples: int) -> dict[str, Any]:
+        hyper, settings = request.hyperparameters, self._settings
+        return {
+            "n_epochs": settings.default_epochs if hyper.n_epochs == "auto" else hyper.n_epochs,
+            "batch_size": min(settings.default_batch_size, examples)
+            if hyper.batch_size == "auto"
+            else hyper.batch_size,
+            "learning_rate_multiplier": 1.0
+            if hyper.learning_rate_multiplier == "auto"
+            else hyper.learning_rate_multiplier,
+        }
 
     def _base_model(self, name: str) -> str:
         if name.startswith("ft:"):
@@ -240,6 +259,7 @@ class FineTuning:
                 await add_event(connection, job_id, "Fine-tuning job cancelled")
         if job.status == "queued":  # nobody holds it: its copy of the data goes now (a runner cleans its own)
             clean_workdir(self.workdir / job_id)
+            await settle(self._engine, self._billing, self._settings, job, None)
             if job.remote_id:  # submitted before a restart: a runner cancels it at the remote trainer
                 async with self._engine.begin() as connection:
                     await connection.execute(update(JobRow).where(JobRow.id == job_id).values(worker="sweep"))
@@ -280,7 +300,18 @@ class FineTuning:
             dataset=row.dataset_slug,
             lineage=lineage,
             public=row.public,
+            charged=row.charged,
+            cost=row.cost,
         )
+
+
+async def settle(
+    engine: AsyncEngine, billing: BillingService, settings: FineTuneSettings, job: Any, trained_tokens: int | None
+) -> None:
+    """Refund what an ended job did not use (all of it unless it succeeded) and record what it cost."""
+    final = await charges.settle(billing, job.user_id, job.id, job.charged, trained_tokens, settings.training_price)
+    async with engine.begin() as connection:
+        await connection.execute(update(JobRow).where(JobRow.id == job.id).values(cost=final))
 
 
 def model_name(job: Any) -> str:
