@@ -76,6 +76,10 @@ class ProviderConfig(BaseModel):
         [], description="tee: hex compose hashes accepted without the on-chain registry (one of the two is required)"
     )
     allowed_mrtd: list[str] = Field([], description="tee: hex MRTDs (TD images) accepted; empty: any")
+    nvidia_jwks: str = Field(
+        "https://nras.attestation.nvidia.com/.well-known/jwks.json",
+        description="tee: NVIDIA's NRAS keys (a URL or a file), for providers whose report carries GPU evidence",
+    )
     model_path: Path | None = None
     threads: int | None = None
 

@@ -202,3 +202,49 @@ async def test_end_to_end_encrypted_chat_never_shows_the_gateway_plaintext(
         if path.is_file():
             assert b"ZEBRA" not in path.read_bytes(), f"plaintext in {path}"
     assert "ZEBRA" not in caplog.text
+
+
+async def test_gpu_evidence_is_checked_with_the_configured_nras_keys(tmp_path: Path, chain: Chain) -> None:
+    """A provider that sends NRAS-shaped GPU evidence passes only if it verifies under the configured keys (here a
+    simulated NRAS's JWKS; NVIDIA's in production), for our nonce: the wrong keys close the provider."""
+    from cluster.tee.enclave import create_enclave_app, local_enclave
+
+    gpu_enclave = local_enclave(gpu=True)
+    with ServerThread(create_enclave_app(gpu_enclave)) as server:
+        registry = (await chain.contracts(0)).compose_registry
+        assert registry is not None
+        await registry.add(gpu_enclave.compose_hash)
+        other_keys = tmp_path / "other-jwks.json"  # a JWKS without the key that signed the tokens
+        other_keys.write_text(json.dumps({"keys": []}))
+        for jwks, expected in ((f"{server.url}/v1/simulated/nras-jwks.json", 200), (str(other_keys), 503)):
+            settings = make_settings(
+                tmp_path / str(expected),
+                auth={"required": True},
+                chain=chain.settings(),
+                finetune={"enabled": False},
+                providers=[
+                    {"name": "gpu-enclave", "base_url": f"{server.url}/v1", "tee": True, "allow_simulated": True,
+                     "nvidia_jwks": jwks, "models": {MODEL: "smollm2-135m-instruct"}},
+                ],
+                models=[{"id": MODEL, "tee": True, "input_price": 1_000_000, "output_price": 2_000_000}],
+            )  # fmt: skip
+            async for app in secured_app(settings):
+                _, key = await app.new_user(credit=5_000_000)
+                auth = {"authorization": f"Bearer {key}"}
+                body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+                response = await app.http.post("/v1/chat/completions", json=body, headers=auth)
+                assert response.status_code == expected, response.text
+                if expected == 503:
+                    assert "attestation failed at gpu" in response.text
+                    continue
+                receipt = (
+                    await app.http.get(f"/v1/receipts/{response.headers['x-cluster-receipt-id']}", headers=auth)
+                ).json()
+                saved = tmp_path / "gpu-receipt.json"
+                saved.write_text(json.dumps(receipt))
+                code, out = await asyncio.to_thread(verify, saved, "--allow-simulated", "--nvidia-jwks", jwks)
+                assert code == 0 and "e2ee_key -> gpu -> signature" in out, out
+                code, out = await asyncio.to_thread(
+                    verify, saved, "--allow-simulated", "--nvidia-jwks", str(other_keys)
+                )
+                assert code == 1 and "FAILED at gpu" in out

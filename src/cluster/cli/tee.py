@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from cluster.tee.attestation import nvidia_keys
 from cluster.tee.errors import VerificationFailed
 from cluster.tee.receipts import Receipt, verify_receipt
 
@@ -23,12 +24,15 @@ def verify(
     ] = False,
     rpc: Annotated[str | None, typer.Option(help="a JSON-RPC node, to check the compose hash on chain")] = None,
     registry: Annotated[str | None, typer.Option(help="the ComposeRegistry's address (with --rpc)")] = None,
+    nvidia_jwks: Annotated[
+        str | None, typer.Option(help="NVIDIA's NRAS JWKS (URL or file), to check the GPU evidence too")
+    ] = None,
 ) -> None:
     """Re-verify a receipt with nothing but itself: attestation digest, quote, report_data, event log, compose
     hash, (registry, with --rpc), and the provider's signature over the request and response hashes."""
     parsed = Receipt.model_validate(json.loads(receipt.read_text()))
     try:
-        steps = asyncio.run(_verify(parsed, allow_simulated, rpc, registry))
+        steps = asyncio.run(_verify(parsed, allow_simulated, rpc, registry, nvidia_jwks))
     except VerificationFailed as failure:
         typer.echo(f"FAILED at {failure.step}: {failure.message}", err=True)
         raise typer.Exit(1) from None
@@ -37,16 +41,22 @@ def verify(
         typer.echo("WARNING: a simulated enclave: no TEE, no hardware proof (accepted because of --allow-simulated)")
 
 
-async def _verify(receipt: Receipt, allow_simulated: bool, rpc: str | None, registry: str | None) -> list[str]:
+async def _verify(
+    receipt: Receipt, allow_simulated: bool, rpc: str | None, registry: str | None, jwks: str | None
+) -> list[str]:
+    keys = await nvidia_keys(jwks) if jwks else None
     if rpc is None or registry is None:
-        return await verify_receipt(receipt, allow_simulated=allow_simulated)
+        return await verify_receipt(receipt, allow_simulated=allow_simulated, nvidia_keys=keys)
     from cluster.chain.client import ChainClient
     from cluster.chain.contracts import ComposeRegistry
 
     client = await ChainClient.connect(rpc)
     try:
         return await verify_receipt(
-            receipt, allow_simulated=allow_simulated, compose_allowed=ComposeRegistry(client, registry).allowed
+            receipt,
+            allow_simulated=allow_simulated,
+            compose_allowed=ComposeRegistry(client, registry).allowed,
+            nvidia_keys=keys,
         )
     finally:
         await client.close()

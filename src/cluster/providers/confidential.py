@@ -54,6 +54,7 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             save=receipts.save_attestation if receipts else None,
             allowed_compose=frozenset(h.lower().removeprefix("0x") for h in config.allowed_compose_hashes),
             allowed_mrtd=frozenset(h.lower().removeprefix("0x") for h in config.allowed_mrtd),
+            nvidia_jwks=config.nvidia_jwks,
         )
 
     @property

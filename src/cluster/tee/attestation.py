@@ -10,10 +10,12 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from cluster.tee import nras
 from cluster.tee.errors import VerificationFailed
 from cluster.tee.simulated import MAGIC
 from cluster.tee.verify import AttestationBundle, Verified, verify_bundle
@@ -42,6 +44,7 @@ class Attestor:
         save: Callable[[AttestationBundle], Awaitable[str]] | None = None,
         allowed_compose: frozenset[str] = frozenset(),
         allowed_mrtd: frozenset[str] = frozenset(),
+        nvidia_jwks: str | None = None,
     ) -> None:
         """``fetch(path, query)`` GETs the provider's JSON; ``save`` stores a verified bundle (returns its digest)."""
         self._fetch = fetch
@@ -51,6 +54,7 @@ class Attestor:
         self._pccs_url = pccs_url
         self._allowed_compose = allowed_compose
         self._allowed_mrtd = allowed_mrtd
+        self._nvidia_jwks = nvidia_jwks
         self.save = save
         self._current: Attested | None = None
         self._lock = asyncio.Lock()
@@ -107,6 +111,8 @@ class Attestor:
             allow_simulated=self._allow_simulated,
             compose_allowed=lambda _: allowed,
             allowed_mrtd=self._allowed_mrtd,
+            # GPU evidence, when the provider sends it, must verify: no keys means no pass (fail closed)
+            nvidia_keys=await nvidia_keys(self._nvidia_jwks) if bundle.nvidia_payload else None,
         )
         digest = await self.save(bundle) if self.save else bundle.digest()
         log.info(
@@ -148,6 +154,22 @@ def _bundle(report: dict[str, Any], nonce: str) -> AttestationBundle:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("fetch", f"the attestation report is incomplete: {exc}") from None
+
+
+async def nvidia_keys(source: str | None) -> dict[str, Any]:
+    """NRAS's signing keys from its JWKS (a URL, or a file for offline use)."""
+    if source is None:
+        raise VerificationFailed("gpu", "GPU evidence but no NVIDIA keys configured (nvidia_jwks)")
+    try:
+        if source.startswith(("http://", "https://")):
+            timeout = aiohttp.ClientTimeout(total=10)
+            async with aiohttp.ClientSession(timeout=timeout) as http, http.get(source) as response:
+                jwks = await response.json(content_type=None)
+        else:
+            jwks = json.loads(await asyncio.to_thread(Path(source).read_text))
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+        raise VerificationFailed("gpu", f"no NVIDIA keys from {source}: {exc}") from None
+    return nras.keys_from_jwks(jwks)
 
 
 async def collateral(pccs_url: str, quote_hex: str) -> str:

@@ -14,13 +14,18 @@ API, as the real providers':
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
+import time
 from collections import OrderedDict
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -45,10 +50,13 @@ APP_COMPOSE = json.dumps(
     indent=4,
 )
 MAX_SIGNATURES = 10_000
+NRAS_KID = "simulated-nras-key"
 
 
 class SimulatedEnclave:
-    def __init__(self, provider: Provider, model: str, app_compose: str = APP_COMPOSE) -> None:
+    def __init__(self, provider: Provider, model: str, app_compose: str = APP_COMPOSE, *, gpu: bool = False) -> None:
+        """``gpu``: also hand out NRAS-shaped GPU evidence, signed by a simulated NRAS key (its JWKS is served at
+        ``/v1/simulated/nras-jwks.json``) — the shape of NVIDIA's, vouching for nothing."""
         self._provider = provider
         self._model = model
         self._account = Account.create()
@@ -61,6 +69,7 @@ class SimulatedEnclave:
         self.event_log = _event_log(self.app_id, self.compose_hash, self.e2ee_public_key)
         self._signatures: OrderedDict[str, str] = OrderedDict()
         self.chats = 0  # requests served (tests check that an unverified gateway sent none)
+        self._nras = ec.generate_private_key(ec.SECP384R1()) if gpu else None
 
     @property
     def signing_address(self) -> str:
@@ -84,10 +93,31 @@ class SimulatedEnclave:
             "signing_address": self.signing_address,
             "signing_algo": "ecdsa",
             "intel_quote": simulated.make_quote(fields).hex(),
-            "nvidia_payload": None,
+            "nvidia_payload": self._gpu_evidence(nonce.hex()) if self._nras else None,
             "event_log": self.event_log,
             "info": info,
         }
+
+    def nras_jwks(self) -> dict[str, Any]:
+        if self._nras is None:
+            return {"keys": []}
+        numbers = self._nras.public_key().public_numbers()
+        x, y = (_b64url(n.to_bytes(48, "big")) for n in (numbers.x, numbers.y))
+        return {"keys": [{"kty": "EC", "crv": "P-384", "kid": NRAS_KID, "x": x, "y": y}]}
+
+    def _gpu_evidence(self, nonce: str) -> str:
+        assert self._nras is not None
+        now = int(time.time())
+        common = {
+            "iss": "simulated-nras (NOT NVIDIA)",
+            "nbf": now - 5,
+            "iat": now,
+            "exp": now + 3600,
+            "eat_nonce": nonce,
+        }
+        platform = {**common, "x-nvidia-overall-att-result": True, "submods": {"GPU-0": ["DIGEST", ["SHA256", "0"]]}}
+        gpu = {**common, "measres": "success", "hwmodel": "SIMULATED"}
+        return json.dumps([["JWT", _jwt(self._nras, platform)], {"GPU-0": _jwt(self._nras, gpu)}])
 
     def sign(self, chat_id: str, request: bytes, response: bytes) -> None:
         text = signed_text(request, response)
@@ -184,6 +214,10 @@ def create_enclave_app(enclave: SimulatedEnclave) -> FastAPI:
             return JSONResponse({"error": {"message": f"no signature for {chat_id}", "type": "not_found"}}, 404)
         return Response(found, media_type="application/json")
 
+    @app.get("/v1/simulated/nras-jwks.json")
+    async def nras_jwks() -> dict[str, Any]:
+        return enclave.nras_jwks()
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok", "simulated": "true"}
@@ -191,14 +225,24 @@ def create_enclave_app(enclave: SimulatedEnclave) -> FastAPI:
     return app
 
 
-def local_enclave() -> SimulatedEnclave:
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _jwt(key: ec.EllipticCurvePrivateKey, claims: dict[str, Any]) -> str:
+    head = _b64url(json.dumps({"kid": NRAS_KID, "alg": "ES384"}).encode()) + "." + _b64url(json.dumps(claims).encode())
+    r, s = decode_dss_signature(key.sign(head.encode(), ec.ECDSA(hashes.SHA384())))
+    return head + "." + _b64url(r.to_bytes(48, "big") + s.to_bytes(48, "big"))
+
+
+def local_enclave(gpu: bool = False) -> SimulatedEnclave:
     """The simulated enclave over the bundled chat model."""
     from cluster.providers.local.assets import smollm2_gguf
     from cluster.providers.local.llama_cpp import LlamaCppProvider
     from cluster.settings import LOCAL_CHAT_MODEL
 
     provider = LlamaCppProvider("enclave", smollm2_gguf(), context=2048, threads=None)
-    return SimulatedEnclave(provider, LOCAL_CHAT_MODEL)
+    return SimulatedEnclave(provider, LOCAL_CHAT_MODEL, gpu=gpu)
 
 
 def _event_log(app_id: bytes, compose_hash: bytes, e2ee_key: bytes) -> list[dict[str, Any]]:

@@ -57,6 +57,7 @@ async def verify_receipt(
     *,
     allow_simulated: bool = False,
     compose_allowed: Callable[[bytes], Awaitable[bool]] | None = None,
+    nvidia_keys: dict[str, Any] | None = None,
 ) -> list[str]:
     """The steps passed, in order; ``VerificationFailed`` names the first that does not."""
     if receipt.attestation.digest() != receipt.attestation_digest:
@@ -68,6 +69,7 @@ async def verify_receipt(
         receipt.attestation,
         allow_simulated=allow_simulated,
         compose_allowed=None if allowed is None else (lambda _: allowed),
+        nvidia_keys=nvidia_keys,
     )
     if receipt.signing_address.lower() != verified.signing_address.lower():
         raise VerificationFailed("signature", "the receipt's signer is not the attested key")
