@@ -174,8 +174,12 @@ async def test_end_to_end_encrypted_chat_never_shows_the_gateway_plaintext(
     sealed = session.seal([{"role": "user", "content": secret}])
     assert "ZEBRA" not in json.dumps(sealed)
     body = {"model": MODEL, "messages": sealed, "max_tokens": 24, "temperature": 0}
-    response = await gateway.http.post("/v1/chat/completions", json=body, headers=auth)
+    pinned = {**auth, "x-cluster-tee-provider": answer["provider"]}  # only the enclave that can open it
+    response = await gateway.http.post("/v1/chat/completions", json=body, headers=pinned)
     assert response.status_code == 200, response.text
+    assert response.headers["x-cluster-provider"] == answer["provider"]
+    elsewhere = {**auth, "x-cluster-tee-provider": "some-other-enclave"}
+    assert (await gateway.http.post("/v1/chat/completions", json=body, headers=elsewhere)).status_code == 503
     content = response.json()["choices"][0]["message"]["content"]
     assert content.startswith("e2ee:v1:") and "ZEBRA" not in response.text
     assert session.open(content)  # only the client reads the answer

@@ -32,7 +32,12 @@ async def principal(services: Services, request: Request, scope: Scope) -> Princ
 
 
 async def inference_context(services: Services, request: Request, endpoint: str) -> RequestContext:
-    ctx = RequestContext(endpoint=endpoint, require_tee=request.headers.get("x-cluster-tee") == "required")
+    pinned = request.headers.get("x-cluster-tee-provider")
+    ctx = RequestContext(
+        endpoint=endpoint,
+        require_tee=request.headers.get("x-cluster-tee") == "required" or pinned is not None,
+        pinned_provider=pinned,
+    )
     header = request.headers.get("authorization")
     if header is None and not services.settings.auth.required:
         for window in await services.limiter.take_all([_ip_take(services, request)]):

@@ -48,6 +48,8 @@ class RequestContext:
     default_max_tokens: int | None = None
     #: only confidential (TEE) providers may serve this request (the request's ``tee`` flag or the key's policy)
     require_tee: bool = False
+    #: only this provider may serve it (E2EE: the enclave whose key sealed the request; ``x-cluster-tee-provider``)
+    pinned_provider: str | None = None
     #: response headers gathered on the way (rate-limit state)
     headers: dict[str, str] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)

@@ -78,12 +78,12 @@ class InferenceService:
             await admit(ctx, entry, lambda: pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m), tee_only
+                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m), tee_only, ctx.pinned_provider
                 )
                 ctx.headers.update(completion.headers or {})
             else:
                 upstream, (stream, first), attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m), tee_only
+                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m), tee_only, ctx.pinned_provider
                 )
                 ctx.headers.update(getattr(stream, "headers", None) or {})
         except BaseException:
@@ -155,10 +155,13 @@ class InferenceService:
         capability: Capability,
         call: Callable[[Provider, str], Awaitable[T]],
         tee_only: bool = False,
+        pinned: str | None = None,
     ) -> tuple[Upstream, T, int]:
         attempts, saturated = 0, False
         last: ProviderFailure | None = None
         plan = self.router.plan(entry, capability, tee_only=tee_only)
+        if pinned is not None:  # a sealed request only the enclave it was sealed to can open: no failover
+            plan = [(upstream, model) for upstream, model in plan if upstream.name == pinned]
         if tee_only and not plan:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves '{entry.id}'")
         for upstream, upstream_model in plan:
