@@ -24,6 +24,11 @@ def cost(price: int, tokens: int) -> int:
     return math.ceil(tokens * price / 1_000_000)
 
 
+def final_cost(charged: int, trained_tokens: int | None, price: int) -> int:
+    """What an ended job costs: its trained tokens at the price (never more than was charged); 0 unless it succeeded."""
+    return 0 if trained_tokens is None else min(charged, cost(price, trained_tokens))
+
+
 async def charge(billing: BillingService, user_id: str, job_id: str, amount: int) -> None:
     if amount > 0:
         await billing.charge(user_id, amount, f"finetune:{job_id}", f"fine-tuning job {job_id} (up to)")
@@ -33,7 +38,7 @@ async def settle(
     billing: BillingService, user_id: str, job_id: str, charged: int, trained_tokens: int | None, price: int
 ) -> int:
     """Refund what the job did not use (all of it if it did not succeed); returns what it finally cost."""
-    final = 0 if trained_tokens is None else min(charged, cost(price, trained_tokens))
+    final = final_cost(charged, trained_tokens, price)
     if charged - final > 0:
         await billing.refund(user_id, charged - final, f"finetune:{job_id}", f"fine-tuning job {job_id}: unused")
     return final

@@ -27,6 +27,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.billing import BillingService
+from cluster.finetune import charges
 from cluster.finetune.models import CheckpointRow, JobRow
 from cluster.finetune.service import add_event, clean_workdir, model_name, settle
 from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingRun
@@ -286,6 +287,8 @@ class JobRunner:
                 .where(JobRow.id == job.id, JobRow.status == "running", JobRow.worker == self.worker_id)
                 .values(
                     status="succeeded",
+                    # recorded with the status (the refund of the rest is posted just after)
+                    cost=charges.final_cost(job.charged, trained.trained_tokens, self._settings.training_price),
                     fine_tuned_model=name,
                     adapter_path=str(trained.adapter) if trained.adapter else None,
                     adapter_sha256=digest,
@@ -311,6 +314,7 @@ class JobRunner:
                     status="failed",
                     worker=None,
                     finished_at=datetime.now(UTC),
+                    cost=0,
                     error={"code": code, "message": message[:2000]},
                 )
             )
@@ -321,9 +325,17 @@ class JobRunner:
         await self._settle(job_id, None)
 
     async def _settle(self, job_id: str, trained_tokens: int | None) -> None:
-        async with self._engine.connect() as connection:
-            job = (await connection.execute(select(JobRow).where(JobRow.id == job_id))).one()
-        await settle(self._engine, self._billing, self._settings, job, trained_tokens)
+        """The refund is one keyed posting, so retrying it (a busy database) can never pay twice."""
+        for attempt in range(5):
+            try:
+                async with self._engine.connect() as connection:
+                    job = (await connection.execute(select(JobRow).where(JobRow.id == job_id))).one()
+                await settle(self._engine, self._billing, self._settings, job, trained_tokens)
+                return
+            except Exception:
+                log.warning("settling fine-tuning job %s failed (attempt %d)", job_id, attempt + 1, exc_info=True)
+                await asyncio.sleep(0.5 * 2**attempt)
+        log.error("fine-tuning job %s is not settled: its refund is owed", job_id)
 
     async def _requeue(self, job_id: str, why: str) -> None:
         async with self._engine.begin() as connection:
