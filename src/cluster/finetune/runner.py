@@ -58,16 +58,17 @@ class JobRunner:
         #: jobs this process must stop without requeueing: job id -> status now (cancelled, or taken over)
         self._lost: dict[str, str] = {}
         self._loop: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run_forever(), name="finetune-runner")
 
     async def stop(self) -> None:
-        """Stop training here; the jobs go back to the queue (resumed by the next process to start)."""
+        """Stop training here; the jobs go back to the queue (resumed by the next process to start). The loop
+        finishes its tick rather than being cancelled inside a transaction (SQLite would stay locked)."""
+        self._stopping.set()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            await self._loop
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):
@@ -79,12 +80,13 @@ class JobRunner:
         return list(self._tasks)
 
     async def _run_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.tick()
             except Exception:
                 log.exception("fine-tuning runner tick failed")
-            await asyncio.sleep(self._settings.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._settings.poll_interval)
 
     async def tick(self) -> None:
         await self._heartbeat()
