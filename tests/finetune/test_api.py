@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -104,14 +106,9 @@ async def test_jobs_that_cannot_run_are_refused_clearly(api: Secured) -> None:
     assert list(services.fine_tuning.workdir.iterdir()) == []  # refused jobs leave no folder
 
 
-async def test_the_sdk_drives_files_and_jobs(api: Secured, tmp_path: object) -> None:
-    from pathlib import Path
-
+async def test_the_sdk_drives_files_and_jobs(api: Secured, tmp_path: Path) -> None:
     _, key = await api.new_user()
-    source = Path(str(tmp_path)) / "parrot.jsonl"
-    parrot.write(source)
-    import httpx
-
+    source = parrot.write(tmp_path / "parrot.jsonl")
     transport = httpx.ASGITransport(app=api.app)  # type: ignore[arg-type]
     async with AsyncCluster(
         "http://cluster", api_key=key, http_client=httpx.AsyncClient(transport=transport)

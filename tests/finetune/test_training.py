@@ -62,7 +62,7 @@ async def gone(job_id: str, within: float = 30) -> bool:
     return True
 
 
-def saved(job: dict[str, Any], texts: list[str]) -> bool:
+def saved(texts: list[str]) -> bool:
     return any(t.startswith("Saved state at step") for t in texts)
 
 
@@ -95,7 +95,7 @@ async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None
             "dataset": None,
             "token_id": None,
             "job": job.id,
-            "royalty_bps": None,
+            "royalty_bps": 1000,
         }
 
         events = (await client.fine_tuning.jobs.list_events(job.id, limit=100)).data
@@ -267,7 +267,7 @@ async def test_a_failing_job_fails_with_its_reason_and_a_running_job_can_be_canc
 
 async def _until_saved(http: httpx.AsyncClient, job_id: str, key: str) -> None:
     for _ in range(1500):
-        if saved({}, await messages(http, job_id, key)):
+        if saved(await messages(http, job_id, key)):
             return
         await asyncio.sleep(0.2)
     raise AssertionError("no state was saved")

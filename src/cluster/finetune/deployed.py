@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.auth import Principal
 from cluster.errors import NotFound
 from cluster.finetune.models import JobRow
+from cluster.finetune.service import lineage_of
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog, CatalogEntry, Route
 from cluster.gateway.protocol import ModelCard
@@ -127,13 +128,7 @@ class FineTunedModels:
         return CatalogEntry(model, (Route(_provider_name(row), row.remote_id or row.fine_tuned_model),))
 
     def _lineage(self, row: Any) -> Lineage:
-        return Lineage(
-            dataset=row.dataset_slug,
-            token_id=row.dataset_token_id,
-            base=row.model,
-            job=row.id,
-            royalty_bps=self._settings.finetune.royalty_bps,
-        )
+        return lineage_of(row, self._settings.finetune.royalty_bps)
 
     def _provider(self, row: Any) -> Provider:
         name = _provider_name(row)

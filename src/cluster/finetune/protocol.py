@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from cluster.settings import Lineage
+
 JobStatus = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 SUFFIX = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -106,14 +108,6 @@ class JobError(BaseModel):
     code: str
     message: str
     param: str | None = None
-
-
-class Lineage(BaseModel):
-    base: str
-    dataset: str | None = None
-    token_id: int | None = None
-    job: str
-    royalty_bps: int | None = None
 
 
 class FineTuningJob(BaseModel):

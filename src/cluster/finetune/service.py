@@ -32,12 +32,11 @@ from cluster.finetune.protocol import (
     JobError,
     JobEvent,
     JobList,
-    Lineage,
 )
 from cluster.finetune.validation import ChatFileCheck
 from cluster.gateway.catalog import Catalog
 from cluster.marketplace.service import Marketplace
-from cluster.settings import FineTuneSettings
+from cluster.settings import FineTuneSettings, Lineage
 
 TRAINING_PACKAGES = ("torch", "transformers", "peft", "gguf")
 
@@ -273,15 +272,7 @@ class FineTuning:
         return row
 
     def wire(self, row: Any) -> FineTuningJob:
-        lineage = None
-        if row.fine_tuned_model is not None:
-            lineage = Lineage(
-                base=row.model,
-                dataset=row.dataset_slug,
-                token_id=row.dataset_token_id,
-                job=row.id,
-                royalty_bps=self._settings.royalty_bps if row.dataset_slug else None,
-            )
+        lineage = lineage_of(row, self._settings.royalty_bps) if row.fine_tuned_model else None
         return FineTuningJob(
             id=row.id,
             created_at=int(aware(row.created_at).timestamp()),
@@ -312,6 +303,13 @@ async def settle(
     final = await charges.settle(billing, job.user_id, job.id, job.charged, trained_tokens, settings.training_price)
     async with engine.begin() as connection:
         await connection.execute(update(JobRow).where(JobRow.id == job.id).values(cost=final))
+
+
+def lineage_of(job: Any, royalty_bps: int) -> Lineage:
+    """Where a fine-tuned model came from (its catalog card and its job show the same)."""
+    return Lineage(
+        dataset=job.dataset_slug, token_id=job.dataset_token_id, base=job.model, job=job.id, royalty_bps=royalty_bps
+    )
 
 
 def model_name(job: Any) -> str:

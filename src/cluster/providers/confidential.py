@@ -18,14 +18,8 @@ import orjson
 
 from cluster.gateway.protocol import ChatCompletionRequest
 from cluster.gateway.sse import DONE
-from cluster.providers.base import Capability, Completion, ProviderFailure
-from cluster.providers.openai_compatible import (
-    _TRANSPORT_ERRORS,
-    OpenAICompatibleProvider,
-    _estimate,
-    _UpstreamStream,
-    _usage_of,
-)
+from cluster.providers.base import Capability, ProviderFailure
+from cluster.providers.openai_compatible import OpenAICompatibleProvider, UpstreamStream
 from cluster.settings import ProviderConfig
 from cluster.tee.attestation import Attested, Attestor
 from cluster.tee.errors import VerificationFailed
@@ -68,24 +62,15 @@ class ConfidentialProvider(OpenAICompatibleProvider):
 
     async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Any:
         attested = await self._attested()
-        payload = request.model_dump(exclude_unset=True)
-        payload["model"] = upstream_model
+        sent = self._chat_body(request, upstream_model)
         receipt_id = ReceiptStore.new_id()
         if not request.stream:
-            sent = orjson.dumps(payload)
-            body = await self._post_raw("chat/completions", sent)
+            body = await self._post("chat/completions", sent)
             await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body), CALLER.get())
-            return Completion(body, _usage_of(body) or _estimate(request, body), headers={RECEIPT_HEADER: receipt_id})
-        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
-        sent = orjson.dumps(payload)
-        try:
-            response = await self._client().post("chat/completions", data=sent)
-        except _TRANSPORT_ERRORS as exc:
-            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            body = await response.read()
-            response.release()
-            self._raise_for_status(response.status, body)
+            completion = self._completion(request, body)
+            completion.headers = {RECEIPT_HEADER: receipt_id}
+            return completion
+        response = await self._open_stream(sent)
         return _SignedStream(self, response, request, attested, upstream_model, sent, receipt_id)
 
     async def report(self, nonce: str, model: str) -> Any:
@@ -136,15 +121,6 @@ class ConfidentialProvider(OpenAICompatibleProvider):
         if self.receipts is not None:
             await self.receipts.save(receipt, user_id)
 
-    async def _post_raw(self, path: str, data: bytes) -> bytes:
-        try:
-            async with self._client().post(path, data=data) as response:
-                body = await response.read()
-        except _TRANSPORT_ERRORS as exc:
-            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
-        self._raise_for_status(response.status, body)
-        return body
-
     async def _get_json(self, path: str, query: dict[str, str]) -> Any:
         async with self._client().get(path, params=query) as response:
             body = await response.read()
@@ -153,7 +129,7 @@ class ConfidentialProvider(OpenAICompatibleProvider):
         return orjson.loads(body)
 
 
-class _SignedStream(_UpstreamStream):
+class _SignedStream(UpstreamStream):
     """The upstream's events, passed on as they come, its raw bytes hashed; at ``[DONE]`` the signature is
     checked and the receipt recorded before ``[DONE]`` goes to the client."""
 
@@ -177,13 +153,12 @@ class _SignedStream(_UpstreamStream):
         self._receipt_id = receipt_id
         self._chat_id: str | None = None
         self._user = CALLER.get()
-        self.provider_name = provider.name
 
     async def __anext__(self) -> bytes:
         item = await super().__anext__()
         if item == DONE:  # the signature is checked before the client is told the answer is complete
             if self._chat_id is None:
-                raise ProviderFailure(self.provider_name, "tee: the stream carried no completion id")
+                raise ProviderFailure(self._provider, "tee: the stream carried no completion id")
             await self._confidential._receipt(
                 self._receipt_id, self._attested, self._model, self._sent, bytes(self._raw), self._chat_id, self._user
             )

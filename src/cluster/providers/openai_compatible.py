@@ -56,16 +56,34 @@ class OpenAICompatibleProvider:
             )
         return self._session
 
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | _UpstreamStream:
+    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | UpstreamStream:
+        sent = self._chat_body(request, upstream_model)
+        if not request.stream:
+            return self._completion(request, await self._post("chat/completions", sent))
+        return UpstreamStream(self.name, await self._open_stream(sent), request)
+
+    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
         payload = request.model_dump(exclude_unset=True)
         payload["model"] = upstream_model
-        if not request.stream:
-            body = await self._post("chat/completions", payload)
-            return Completion(body, _usage_of(body) or _estimate(request, body))
-        # Ask for usage even when the client did not, so that metering never has to guess.
-        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        body = await self._post("embeddings", orjson.dumps(payload))
+        return EmbeddingResult(body, _usage_of(body))
+
+    @staticmethod
+    def _chat_body(request: ChatCompletionRequest, upstream_model: str) -> bytes:
+        """The exact bytes sent upstream (a confidential provider hashes them)."""
+        payload = request.model_dump(exclude_unset=True)
+        payload["model"] = upstream_model
+        if request.stream:  # ask for usage even when the client did not, so that metering never has to guess
+            payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+        return orjson.dumps(payload)
+
+    @staticmethod
+    def _completion(request: ChatCompletionRequest, body: bytes) -> Completion:
+        return Completion(body, _usage_of(body) or _estimate(request, body))
+
+    async def _open_stream(self, sent: bytes) -> aiohttp.ClientResponse:
         try:
-            response = await self._client().post("chat/completions", data=orjson.dumps(payload))
+            response = await self._client().post("chat/completions", data=sent)
         except _TRANSPORT_ERRORS as exc:
             raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
         if response.status != 200:
@@ -76,21 +94,15 @@ class OpenAICompatibleProvider:
             finally:
                 response.release()
             self._raise_for_status(response.status, body)
-        return _UpstreamStream(self.name, response, request)
-
-    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
-        payload = request.model_dump(exclude_unset=True)
-        payload["model"] = upstream_model
-        body = await self._post("embeddings", payload)
-        return EmbeddingResult(body, _usage_of(body))
+        return response
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> bytes:
+    async def _post(self, path: str, data: bytes) -> bytes:
         try:
-            async with self._client().post(path, data=orjson.dumps(payload)) as response:
+            async with self._client().post(path, data=data) as response:
                 body = await response.read()
         except _TRANSPORT_ERRORS as exc:
             raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
@@ -105,7 +117,7 @@ class OpenAICompatibleProvider:
         raise UpstreamError(status, _error_message(body, status), body)
 
 
-class _UpstreamStream:
+class UpstreamStream:
     """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
 
     def __init__(
@@ -127,7 +139,7 @@ class _UpstreamStream:
         self._chunks = 0
         self._done = False
 
-    def __aiter__(self) -> _UpstreamStream:
+    def __aiter__(self) -> UpstreamStream:
         return self
 
     async def __anext__(self) -> bytes:

@@ -94,9 +94,9 @@ class Attestor:
             )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise VerificationFailed("fetch", f"no attestation report: {type(exc).__name__}: {exc}") from None
-        bundle = _bundle(report, nonce)
+        bundle = bundle_of(report, nonce)
         if not bundle.intel_quote.startswith(_SIMULATED_HEX):
-            bundle = bundle.model_copy(update={"collateral": await _collateral(self._pccs_url, bundle.intel_quote)})
+            bundle = bundle.model_copy(update={"collateral": await collateral(self._pccs_url, bundle.intel_quote)})
         # the build must be one we chose to trust: on chain, or in the provider's configured allow-list
         if self.compose_allowed is not None:
             allowed = await self.compose_allowed(bytes.fromhex(bundle.compose_hash))
@@ -127,10 +127,6 @@ class Attestor:
 
 def bundle_of(report: dict[str, Any], nonce: str) -> AttestationBundle:
     """A provider's ``/v1/attestation/report`` answer (Phala / private-ml-sdk shape) as a bundle to verify."""
-    return _bundle(report, nonce)
-
-
-def _bundle(report: dict[str, Any], nonce: str) -> AttestationBundle:
     try:
         info = report.get("info") or {}
         tcb = info.get("tcb_info") or {}
@@ -173,10 +169,6 @@ async def nvidia_keys(source: str | None) -> dict[str, Any]:
 
 
 async def collateral(pccs_url: str, quote_hex: str) -> str:
-    return await _collateral(pccs_url, quote_hex)
-
-
-async def _collateral(pccs_url: str, quote_hex: str) -> str:
     """DCAP collateral for a real quote from a PCCS (not reachable from this machine's tests)."""
     import dcap_qvl
 
