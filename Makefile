@@ -24,6 +24,7 @@ lint: install
 	$(BIN)/ruff check src sdk tests bench
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: install
 	bash bench/setup_litellm.sh

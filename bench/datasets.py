@@ -99,8 +99,7 @@ async def upload_to_minted(mb: int = 10) -> float:
         settings = Settings(
             data_dir=folder, local={"enabled": False}, chain={"dev": {"port": port, "state_interval": 3600}}
         )  # type: ignore[arg-type]
-        services = await Services.start(settings)
-        try:
+        async with Services.running(settings) as services:
             _, key = await services.auth.init_admin("bench")
             caller = await services.auth.authenticate(f"Bearer {key.key}")
             source = folder / "rows.jsonl"
@@ -116,8 +115,6 @@ async def upload_to_minted(mb: int = 10) -> float:
             start = time.perf_counter()
             await services.marketplace.create(caller, source, "rows.jsonl", fields)
             return time.perf_counter() - start
-        finally:
-            await services.stop()
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from tests.tee.conftest import FIXTURES, issued_at
 
+from cluster.devservers.enclave import APP_COMPOSE, SimulatedEnclave
 from cluster.tee import quote
-from cluster.tee.enclave import APP_COMPOSE, SimulatedEnclave
 from cluster.tee.receipts import Receipt, verify_receipt
 from cluster.tee.verify import AttestationBundle, verify_bundle
 

@@ -101,14 +101,11 @@ async def bootstrap_admin(settings: Any, credit: int = 0) -> tuple[str, str]:
     from cluster.billing.protocol import AdjustRequest
     from cluster.services import Services
 
-    services = await Services.start(settings)
-    try:
+    async with Services.running(settings) as services:
         user, key = await services.auth.init_admin("test-admin")
         if credit:
             await services.billing.credit(AdjustRequest(user_id=user.id, amount=credit, idempotency_key="bootstrap"))
         return user.id, key.key
-    finally:
-        await services.stop()
 
 
 def away_from_minute_boundary(margin: float = 8.0) -> None:

@@ -23,17 +23,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = await Services.start(settings)
-        app.state.services = services
-        if settings.auth.required and not await services.auth.has_admin():
-            log.warning(
-                "No API keys yet. Create the first admin and its key with:  cluster admin init"
-                "  (then: cluster credit <user> <USDC> <idempotency-key>, or POST /v1/admin/credit)"
-            )
-        try:
+        async with Services.running(settings) as services:
+            app.state.services = services
+            if settings.auth.required and not await services.auth.has_admin():
+                log.warning(
+                    "No API keys yet. Create the first admin and its key with:  cluster admin init"
+                    "  (then: cluster credit <user> <USDC> <idempotency-key>, or POST /v1/admin/credit)"
+                )
             yield
-        finally:
-            await services.stop()
 
     app = FastAPI(
         title="Cluster",

@@ -11,7 +11,8 @@
     │   └── X402Required (402: x402's own shape, see below)
     ├── PermissionDenied (403 permission_error)
     ├── NotFound (404)
-    │   └── ModelNotFound (404 model_not_found)
+    │   ├── ModelNotFound (404 model_not_found)
+    │   └── FeatureDisabled (404 feature_disabled: the domain is switched off on this server)
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
     ├── RateLimited (429 rate_limit_exceeded)
@@ -124,6 +125,13 @@ class NotFound(ClusterError):
 
 class ModelNotFound(NotFound):
     code = "model_not_found"
+
+
+class FeatureDisabled(NotFound):
+    """Every endpoint of a switched-off domain answers this, the same way: as a server without that endpoint
+    would (404, which clients do not retry), naming the setting that turns it on."""
+
+    code = "feature_disabled"
 
 
 class Conflict(ClusterError):

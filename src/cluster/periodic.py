@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 FINISH_WITHIN = 30.0  # seconds a run in progress may take to finish once the process is stopping
@@ -31,3 +31,19 @@ async def _logged(job: Callable[[], Awaitable[object]]) -> None:
         await job()
     except Exception:
         log.exception("periodic job %s failed", getattr(job, "__qualname__", job))
+
+
+@contextlib.asynccontextmanager
+async def running_every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> AsyncIterator[None]:
+    """``every`` as a task for the life of the block, stopped (its run in progress finished) when it exits."""
+    task = asyncio.create_task(every(seconds, job), name=name)
+    try:
+        yield
+    finally:
+        await cancel(task)
+
+
+async def cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -38,7 +38,8 @@ class Lineage(BaseModel):
 
 
 class ModelConfig(BaseModel):
-    """One entry of the public catalog. Prices are integer micro-USDC per 1M tokens."""
+    """One entry of the public catalog. Prices are integer micro-USDC: per 1M tokens or characters, and per
+    second of audio, image or search (what each modality is priced by; see ``cluster.billing.pricing``)."""
 
     id: str
     task: TaskType = "chat"
@@ -47,6 +48,10 @@ class ModelConfig(BaseModel):
     context_length: int | None = None
     input_price: int = Field(0, ge=0, description="micro-USDC per 1M input tokens")
     output_price: int = Field(0, ge=0, description="micro-USDC per 1M output tokens")
+    character_price: int = Field(0, ge=0, description="micro-USDC per 1M input characters (text to speech)")
+    second_price: int = Field(0, ge=0, description="micro-USDC per second of audio (transcription)")
+    image_price: int = Field(0, ge=0, description="micro-USDC per image generated")
+    search_price: int = Field(0, ge=0, description="micro-USDC per search (rerank: one query over its documents)")
     dimensions: int | None = None
     tee: bool = False
     lineage: Lineage | None = None

@@ -91,7 +91,7 @@ async def test_key_material_never_reaches_the_logs(secured: Secured, caplog: pyt
 def test_workers_starting_together_agree_on_one_secret(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from cluster.auth.keys import load_or_create_secret
+    from cluster.keyfile import load_or_create_secret
 
     with ThreadPoolExecutor(8) as pool:
         secrets = set(pool.map(lambda _: load_or_create_secret(tmp_path / "key_secret"), range(16)))

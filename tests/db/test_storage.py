@@ -8,7 +8,7 @@ from sqlalchemy import event, func, select, text
 from cluster.app import create_app
 from cluster.db import make_engine, upgrade
 from cluster.db.migrate import alembic_config
-from cluster.metering import RequestLogWriter, RequestRecord
+from cluster.metering import RequestLogWriter, RequestRecord, Usage
 from cluster.metering.models import RequestLog
 from cluster.settings import RequestLogSettings
 from tests.conftest import make_settings, mock_provider
@@ -50,8 +50,7 @@ async def test_writer_batches_rows_into_few_inserts(database_url: str) -> None:
                     model="m",
                     status=200,
                     provider="p",
-                    prompt_tokens=i,
-                    completion_tokens=2 * i,
+                    usage=Usage(i, 2 * i),
                 )
             )
         await asyncio.sleep(0.3)

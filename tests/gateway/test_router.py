@@ -1,4 +1,3 @@
-from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
 from cluster.providers.base import Capability
@@ -7,18 +6,20 @@ from cluster.settings import ProviderConfig, RouterSettings
 
 class _Named:
     capabilities = frozenset({Capability.CHAT})
+    tee = False
 
     def __init__(self, name: str) -> None:
         self.name = name
 
+    async def aclose(self) -> None:
+        pass
+
 
 def setup(**weights: float) -> tuple[Router, Catalog, dict[str, Upstream]]:
     configs = [ProviderConfig(name=n, base_url=f"http://{n}/v1", models=["m"]) for n in weights]
-    upstreams = {
-        n: Upstream(provider=_Named(n), breaker=CircuitBreaker(2, 60), weight=w, max_concurrency=2)  # type: ignore[arg-type]
-        for n, w in weights.items()
-    }
-    return Router(upstreams, RouterSettings()), Catalog([], configs), upstreams
+    router = Router(RouterSettings(breaker_failures=2, breaker_cooldown=60))
+    upstreams = {n: router.add(_Named(n), weight=w, max_concurrency=2) for n, w in weights.items()}
+    return router, Catalog([], configs), upstreams
 
 
 def names(router: Router, catalog: Catalog) -> list[str]:
@@ -61,3 +62,17 @@ def test_ewma_moves_by_alpha() -> None:
     ups["a"].observe(100)
     ups["a"].observe(200)
     assert ups["a"].ewma_ms == 120.0
+
+
+def test_plan_keeps_only_providers_with_the_capability_and_the_pin() -> None:
+    router, catalog, _ = setup(a=1, b=1)
+    assert [u.name for u, _ in router.plan(catalog.resolve("m"), Capability.EMBEDDINGS)] == []
+    assert [u.name for u, _ in router.plan(catalog.resolve("m"), Capability.CHAT, pinned="b")] == ["b"]
+    assert router.plan(catalog.resolve("m"), Capability.CHAT, tee_only=True) == []
+
+
+async def test_remove_and_close() -> None:
+    router, _, _ = setup(a=1, b=1)
+    assert router.remove("a") is not None and router.get("a") is None
+    await router.aclose()
+    assert router.providers() == []

@@ -24,7 +24,7 @@ MODEL = "private-smollm"
 
 @pytest.fixture
 def enclave() -> Any:
-    from cluster.tee.enclave import create_enclave_app, local_enclave
+    from cluster.devservers.enclave import create_enclave_app, local_enclave
 
     simulated = local_enclave()
     with ServerThread(create_enclave_app(simulated)) as server:
@@ -211,7 +211,7 @@ async def test_end_to_end_encrypted_chat_never_shows_the_gateway_plaintext(
 async def test_gpu_evidence_is_checked_with_the_configured_nras_keys(tmp_path: Path, chain: Chain) -> None:
     """A provider that sends NRAS-shaped GPU evidence passes only if it verifies under the configured keys (here a
     simulated NRAS's JWKS; NVIDIA's in production), for our nonce: the wrong keys close the provider."""
-    from cluster.tee.enclave import create_enclave_app, local_enclave
+    from cluster.devservers.enclave import create_enclave_app, local_enclave
 
     gpu_enclave = local_enclave(gpu=True)
     with ServerThread(create_enclave_app(gpu_enclave)) as server:

@@ -1,28 +1,37 @@
-"""Prices are integer micro-USDC per 1M tokens; a request's cost is rounded up to the next micro-USDC."""
+"""Prices are integer micro-USDC: per 1M tokens or characters, per second of audio, per image, per search. A
+request's cost is rounded up to the next micro-USDC. Worst-case bounds (what a hold must cover before a request
+runs) are usages too, so one ``cost`` prices both."""
 
 from __future__ import annotations
 
 import orjson
 
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
+from cluster.metering.units import Usage
 from cluster.settings import ModelConfig
+from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest
 
 PER = 1_000_000
 
 
-def cost(model: ModelConfig, prompt_tokens: int, completion_tokens: int) -> int:
-    numerator = prompt_tokens * model.input_price + completion_tokens * model.output_price
-    return -(-numerator // PER)
+def cost(model: ModelConfig, usage: Usage) -> int:
+    per_million = (
+        usage.prompt_tokens * model.input_price
+        + usage.completion_tokens * model.output_price
+        + usage.characters * model.character_price
+    )
+    per_unit = usage.seconds * model.second_price + usage.images * model.image_price
+    return -(-per_million // PER) + per_unit + usage.searches * model.search_price
 
 
 #: what one image or audio content part may cost in prompt tokens (high-detail images tile up to ~1,500)
 MEDIA_PART_BOUND = 2_000
 
 
-def chat_prompt_bound(request: ChatCompletionRequest) -> int:
-    """An upper bound on the prompt's tokens without a tokenizer: its JSON bytes (a token is at least one
-    byte, and the JSON's keys and quotes more than cover the few template tokens added per message), plus a
-    fixed bound per image or audio part, whose tokens have nothing to do with their URL's length."""
+def chat_bound(request: ChatCompletionRequest, max_output: int) -> Usage:
+    """The most a chat request can use: an upper bound on the prompt's tokens without a tokenizer (its JSON
+    bytes: a token is at least one byte, and the JSON's keys and quotes more than cover the few template tokens
+    added per message, plus a fixed bound per image or audio part, whose tokens have nothing to do with their
+    URL's length) and ``max_output`` generated tokens."""
     parts = [m.model_dump(exclude_none=True) for m in request.messages]
     tools = [t.model_dump(exclude_none=True) for t in request.tools or []]
     media = sum(
@@ -32,12 +41,12 @@ def chat_prompt_bound(request: ChatCompletionRequest) -> int:
         for part in m.content
         if part.get("type") not in (None, "text")
     )
-    return len(orjson.dumps([parts, tools])) + media * MEDIA_PART_BOUND
+    return Usage(len(orjson.dumps([parts, tools])) + media * MEDIA_PART_BOUND, max_output)
 
 
-def embedding_input_bound(request: EmbeddingRequest) -> int:
+def embedding_bound(request: EmbeddingRequest) -> Usage:
     texts = request.texts
     if texts is not None:
-        return sum(len(t.encode()) + 2 for t in texts)
+        return Usage(sum(len(t.encode()) + 2 for t in texts))
     items = request.input
-    return sum(len(i) if isinstance(i, list) else 1 for i in items) + 2 * len(items)
+    return Usage(sum(len(i) if isinstance(i, list) else 1 for i in items) + 2 * len(items))

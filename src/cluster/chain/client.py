@@ -58,12 +58,12 @@ class ChainClient:
             if expected_chain_id is not None and chain_id != expected_chain_id:
                 raise ClusterError(f"{rpc_url} is chain {chain_id}, configured for {expected_chain_id}")
         except BaseException:
-            await w3.provider.disconnect()
+            await _disconnect(w3)
             raise
         return cls(w3, chain_id, Signer(w3, signer_key) if signer_key else None, rpc_url)
 
     async def close(self) -> None:
-        await self.w3.provider.disconnect()
+        await _disconnect(self.w3)
 
     def contract(self, name: str, address: str) -> AsyncContract:
         return self.w3.eth.contract(address=self.w3.to_checksum_address(address), abi=artifacts.load(name).abi)
@@ -167,3 +167,12 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+async def _disconnect(w3: AsyncWeb3[Any]) -> None:
+    """Close the provider's sessions, and the thread pool web3 7's session manager opens (for a lock) and never
+    shuts down: one thread left behind per client otherwise."""
+    provider = w3.provider
+    await provider.disconnect()
+    if isinstance(provider, AsyncHTTPProvider):
+        provider._request_session_manager.session_pool.shutdown(wait=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +19,7 @@ from cluster.chain.indexer import Indexer
 from cluster.chain.models import ChainDeposit, ChainPurchase
 from cluster.chain.protocol import ChainInfo, DatasetOnChain, DepositList, DepositObject, PurchaseObject
 from cluster.errors import NotFound, TransactionReverted
-from cluster.periodic import every
+from cluster.periodic import running_every
 from cluster.settings import ChainSettings, ContractAddresses, Settings
 
 log = logging.getLogger(__name__)
@@ -42,44 +43,47 @@ class ChainService:
         self.deposits = deposits
         self.indexer = indexer
         self.devchain = devchain
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, settings: Settings, engine: AsyncEngine, billing: BillingService) -> ChainService:
+    @asynccontextmanager
+    async def running(
+        cls, settings: Settings, engine: AsyncEngine, billing: BillingService
+    ) -> AsyncIterator[ChainService]:
+        """The embedded dev chain (or the configured RPC), the client, the contracts and the indexer polling
+        for as long as the block runs; whatever started is stopped, a failed start included."""
         chain = settings.chain
-        devchain: DevChain | None = None
-        if chain.embedded:
-            devchain = DevChain(settings.data_dir, chain.dev)
-            deployment = await devchain.start()
-            addresses: ContractAddresses = deployment.addresses
-            rpc_url = devchain.url
-            key: str | None = chain.signer_key.get_secret_value() if chain.signer_key else dev_key(DEPLOYER_INDEX)
-        else:
-            assert chain.rpc_url is not None and chain.addresses is not None
-            addresses, rpc_url = chain.addresses, chain.rpc_url
-            key = chain.signer_key.get_secret_value() if chain.signer_key else None
-        client = await ChainClient.connect(rpc_url, signer_key=key, expected_chain_id=chain.chain_id)
-        deposits = DepositBook(engine, billing, usdc=addresses.usdc, eth_price=chain.eth_price)
-        indexer = Indexer(
-            engine,
-            client,
-            addresses,
-            deposits,
-            confirmations=chain.required_confirmations,
-            max_block_range=chain.max_block_range,
-        )
-        service = cls(chain, engine, client, Contracts(client, addresses), deposits, indexer, devchain)
-        service._task = asyncio.create_task(every(chain.poll_interval, indexer.run_once), name="chain-indexer")
-        return service
+        async with AsyncExitStack() as stack:
+            devchain: DevChain | None = None
+            if chain.embedded:
+                devchain = DevChain(settings.data_dir, chain.dev)
+                stack.push_async_callback(asyncio.to_thread, devchain.stop)
+                deployment = await devchain.start()
+                addresses: ContractAddresses = deployment.addresses
+                rpc_url = devchain.url
+                key: str | None = chain.signer_key.get_secret_value() if chain.signer_key else dev_key(DEPLOYER_INDEX)
+            else:
+                assert chain.rpc_url is not None and chain.addresses is not None
+                addresses, rpc_url = chain.addresses, chain.rpc_url
+                key = chain.signer_key.get_secret_value() if chain.signer_key else None
+            client = await ChainClient.connect(rpc_url, signer_key=key, expected_chain_id=chain.chain_id)
+            stack.push_async_callback(client.close)
+            deposits = DepositBook(engine, billing, usdc=addresses.usdc, eth_price=chain.eth_price)
+            indexer = Indexer(
+                engine,
+                client,
+                addresses,
+                deposits,
+                confirmations=chain.required_confirmations,
+                max_block_range=chain.max_block_range,
+            )
+            await stack.enter_async_context(running_every(chain.poll_interval, indexer.run_once, "chain-indexer"))
+            yield cls(chain, engine, client, Contracts(client, addresses), deposits, indexer, devchain)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.client.close()
-        if self.devchain is not None:
-            await asyncio.to_thread(self.devchain.stop)
+    @property
+    def compose_allowed(self) -> Callable[[bytes], Awaitable[bool]] | None:
+        """The on-chain check of confidential providers' enclave builds (None: no ComposeRegistry deployed)."""
+        registry = self.contracts.compose_registry
+        return registry.allowed if registry else None
 
     async def info(self) -> ChainInfo:
         indexed, _ = await self.indexer.cursor()

@@ -44,11 +44,8 @@ def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
         settings = Settings.load(config)
         # Account commands never touch the chain: do not start (or deploy to) a dev chain for them.
         settings.chain = settings.chain.model_copy(update={"enabled": False})
-        services = await Services.start(settings)
-        try:
+        async with Services.running(settings) as services:
             return await job(services)
-        finally:
-            await services.stop()
 
     try:
         return asyncio.run(main())

@@ -57,16 +57,9 @@ def serve(
 @app.command()
 def models(config: ConfigOption = None) -> None:
     """List the catalog this configuration serves."""
-    from cluster.gateway.catalog import Catalog
-    from cluster.providers.registry import bundled_models
+    from cluster.gateway.assembly import build_catalog
 
-    settings = Settings.load(config)
-    local_providers, local_models = bundled_models(settings)
-    declared = {m.id for m in settings.models}
-    catalog = Catalog(
-        [*settings.models, *(m for m in local_models if m.id not in declared)],
-        [*local_providers, *settings.providers],
-    )
+    catalog = build_catalog(Settings.load(config))
     for entry in catalog.entries():
         card = catalog.card(entry)
         typer.echo(

@@ -70,7 +70,7 @@ def serve(
     """Serve the bundled chat model behind the confidential-provider API, with a simulated quote."""
     import uvicorn
 
-    from cluster.tee.enclave import create_enclave_app, local_enclave
+    from cluster.devservers.enclave import create_enclave_app, local_enclave
 
     typer.echo(f"SIMULATED enclave (no TEE) on http://{host}:{port}/v1")
     uvicorn.run(create_enclave_app(local_enclave()), host=host, port=port, log_level="warning")

@@ -22,14 +22,13 @@ from cluster.auth import Principal
 from cluster.errors import NotFound
 from cluster.finetune.models import JobRow
 from cluster.finetune.service import lineage_of
-from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import Catalog, CatalogEntry, Route
-from cluster.gateway.protocol import ModelCard
-from cluster.gateway.router import Router, Upstream
+from cluster.gateway.router import Router
 from cluster.providers.base import Provider
 from cluster.providers.local.llama_cpp import LlamaCppProvider
 from cluster.providers.openai_compatible import OpenAICompatibleProvider
 from cluster.settings import Lineage, ModelConfig, ProviderConfig, Settings
+from cluster.wire.openai import ModelCard
 
 RECHECK_SECONDS = 10.0  # how long a loaded model trusts its row (deletion, visibility) before re-reading it
 
@@ -110,12 +109,7 @@ class FineTunedModels:
 
     async def _load(self, row: Any) -> _Loaded:
         entry = self._entry(row)
-        upstream = Upstream(
-            provider=self._provider(row),
-            breaker=CircuitBreaker(self._settings.router.breaker_failures, self._settings.router.breaker_cooldown),
-            max_concurrency=self._settings.local.max_queue,
-        )
-        self._router.add(upstream)
+        self._router.add(self._provider(row), max_concurrency=self._settings.local.max_queue)
         loaded = self._loaded[row.fine_tuned_model] = _Loaded(entry, row.user_id, row.public, time.monotonic())
         await self._evict(keep=row.fine_tuned_model)
         return loaded

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cluster.auth import Principal
 from cluster.auth.service import aware
 from cluster.billing import BillingService
-from cluster.errors import InvalidRequest, NotFound, ServiceUnavailable
+from cluster.errors import FeatureDisabled, InvalidRequest, NotFound, ServiceUnavailable
 from cluster.finetune import charges
 from cluster.finetune.files import Files
 from cluster.finetune.models import CheckpointRow, EventRow, JobRow
@@ -168,7 +168,11 @@ class FineTuning:
     async def _copy_dataset(self, caller: Principal, slug: str, destination: Path) -> tuple[int, int | None]:
         """The caller must hold download access: checked on chain by the marketplace before a byte is read."""
         if self._marketplace is None:
-            raise ServiceUnavailable("training on a marketplace dataset needs the chain layer (chain.enabled)")
+            raise FeatureDisabled(
+                "the marketplace is disabled on this server (enable it with chain.enabled = true): "
+                "train on an uploaded training_file instead",
+                param="dataset",
+            )
         row, _, _, body = await self._marketplace.download(slug, caller)
         if row.format != "jsonl":
             raise InvalidRequest(f"dataset {slug!r} is {row.format}: fine-tuning needs chat JSONL", param="dataset")

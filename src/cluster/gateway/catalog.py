@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cluster.errors import ModelNotFound
-from cluster.gateway.protocol import ModelCard, Pricing
 from cluster.settings import ModelConfig, ProviderConfig
+from cluster.wire.openai import ModelCard, Pricing
 
 log = logging.getLogger(__name__)
 _MICRO = Decimal(1_000_000)

@@ -58,24 +58,41 @@ class Upstream:
 
 
 class Router:
-    def __init__(self, upstreams: dict[str, Upstream], settings: RouterSettings) -> None:
-        self._upstreams = upstreams
+    """Owns every provider it routes to: ``add`` builds a provider's live state, ``remove`` takes it out, and
+    ``aclose`` closes the providers still routed."""
+
+    def __init__(self, settings: RouterSettings) -> None:
+        self._upstreams: dict[str, Upstream] = {}
+        self._settings = settings
         self.max_attempts = settings.max_attempts
-        self._alpha = settings.ewma_alpha
-        for upstream in upstreams.values():
-            upstream._alpha = settings.ewma_alpha
+
+    def add(self, provider: Provider, *, weight: float = 1.0, max_concurrency: int = 256) -> Upstream:
+        """Route to ``provider`` (configured at start, or appearing at run time: a fine-tuned model loaded)."""
+        settings = self._settings
+        upstream = Upstream(
+            provider=provider,
+            breaker=CircuitBreaker(settings.breaker_failures, settings.breaker_cooldown),
+            weight=weight,
+            max_concurrency=max_concurrency,
+            _alpha=settings.ewma_alpha,
+        )
+        self._upstreams[provider.name] = upstream
+        return upstream
 
     def plan(
-        self, entry: CatalogEntry, capability: Capability, *, tee_only: bool = False
+        self, entry: CatalogEntry, capability: Capability, *, tee_only: bool = False, pinned: str | None = None
     ) -> list[tuple[Upstream, str]]:
-        """The providers to try for this model, best first; ``tee_only``: confidential providers only (each
-        attests before it is sent anything, so an unverified one fails over rather than serving)."""
+        """The providers to try for this model, best first, among those that declare ``capability``;
+        ``tee_only``: confidential providers only (each attests before it is sent anything, so an unverified one
+        fails over rather than serving); ``pinned``: that provider only."""
         candidates = []
         for route in entry.routes:
             upstream = self._upstreams.get(route.provider)
-            if tee_only and not getattr(upstream and upstream.provider, "tee", False):
+            if upstream is None or (tee_only and not upstream.provider.tee):
                 continue
-            if upstream and capability in upstream.provider.capabilities and upstream.breaker.available():
+            if pinned is not None and upstream.name != pinned:
+                continue
+            if capability in upstream.provider.capabilities and upstream.breaker.available():
                 candidates.append((upstream, route.upstream_model))
         if len(candidates) > 1:
             candidates.sort(key=lambda c: c[0].score())
@@ -107,11 +124,6 @@ class Router:
         upstream.in_flight -= 1
         upstream.breaker.release()
 
-    def add(self, upstream: Upstream) -> None:
-        """A provider that appears at run time (a fine-tuned model being loaded)."""
-        upstream._alpha = self._alpha
-        self._upstreams[upstream.name] = upstream
-
     def get(self, name: str) -> Upstream | None:
         return self._upstreams.get(name)
 
@@ -123,3 +135,9 @@ class Router:
 
     def providers(self) -> list[Provider]:
         return [u.provider for u in self._upstreams.values()]
+
+    async def aclose(self) -> None:
+        """Close every provider still routed (each closes its own pool or model thread)."""
+        while self._upstreams:
+            _, upstream = self._upstreams.popitem()
+            await upstream.provider.aclose()

@@ -10,42 +10,54 @@ the client has already seen cannot be taken back, and a second provider would no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar, cast
 
 import anyio
 
 from cluster.billing import pricing
 from cluster.errors import ClusterError, InvalidRequest, ModelNotFound, Overloaded, ProviderUnavailable
-from cluster.gateway import sse
 from cluster.gateway.admission import abort, admit, conclude
 from cluster.gateway.catalog import Catalog, CatalogEntry
 from cluster.gateway.context import RequestContext, Served
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest, ModelList
 from cluster.gateway.router import Router, Upstream
-from cluster.metering import RequestLogWriter, RequestRecord
+from cluster.metering import RequestLogWriter, RequestRecord, Usage
 from cluster.providers.base import (
+    Call,
     Capability,
+    ChatProvider,
     ChunkStream,
     Completion,
+    EmbeddingsProvider,
     Provider,
     ProviderFailure,
-    TokenUsage,
 )
-from cluster.providers.confidential import CALLER
+from cluster.wire import sse
+from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest, ModelList
 
 T = TypeVar("T")
 
 
+class ModelSource(Protocol):
+    """Models that exist outside the static catalog (fine-tuned ones), found by name for a caller."""
+
+    async def resolve(self, name: str, user_id: str | None) -> CatalogEntry | None: ...
+
+
 class InferenceService:
     def __init__(
-        self, catalog: Catalog, router: Router, recorder: RequestLogWriter, *, default_max_tokens: int = 4096
+        self,
+        catalog: Catalog,
+        router: Router,
+        recorder: RequestLogWriter,
+        *,
+        default_max_tokens: int = 4096,
+        extra: ModelSource | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
         self._recorder = recorder
         self._default_max_tokens = default_max_tokens
-        #: models that exist outside the static catalog (fine-tuned ones): name, caller -> entry or None
-        self.dynamic: Callable[[str, str | None], Awaitable[CatalogEntry | None]] | None = None
+        self._extra = extra
 
     def models(self) -> ModelList:
         return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
@@ -69,23 +81,31 @@ class InferenceService:
         if request.model_extra and request.model_extra.pop("tee", False):  # Cluster's flag, not sent upstream
             ctx.require_tee = True
         tee_only = ctx.require_tee or entry.model.tee
-        CALLER.set(ctx.user_id)
+        call = Call(ctx.id, ctx.user_id)
         if request.output_limit is None and ctx.payment is not None:
             # the hold (or the x402 price) must bound what can be generated
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
         try:
             # n choices may each generate up to the output cap
-            await admit(ctx, entry, lambda: pricing.chat_prompt_bound(request), (request.output_limit or 0) * request.n)
+            await admit(ctx, entry, lambda: pricing.chat_bound(request, (request.output_limit or 0) * request.n))
             if not request.stream:
                 upstream, completion, attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: self._complete(p, request, m), tee_only, ctx.pinned_provider
+                    entry,
+                    Capability.CHAT,
+                    lambda p, m: _complete(_chat(p), request, m, call),
+                    tee_only,
+                    ctx.pinned_provider,
                 )
-                ctx.headers.update(completion.headers or {})
+                ctx.headers.update(completion.headers)
             else:
                 upstream, (stream, first), attempts = await self._attempt(
-                    entry, Capability.CHAT, lambda p, m: _open_stream(p, request, m), tee_only, ctx.pinned_provider
+                    entry,
+                    Capability.CHAT,
+                    lambda p, m: _open_stream(_chat(p), request, m, call),
+                    tee_only,
+                    ctx.pinned_provider,
                 )
-                ctx.headers.update(getattr(stream, "headers", None) or {})
+                ctx.headers.update(stream.headers)
         except BaseException:
             await abort(ctx)
             raise
@@ -100,10 +120,11 @@ class InferenceService:
         entry = await self._entry(request.model, ctx, expect_embedding=True)
         if ctx.require_tee or entry.model.tee:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves embeddings for '{entry.id}'")
+        call = Call(ctx.id, ctx.user_id)
         try:
-            await admit(ctx, entry, lambda: pricing.embedding_input_bound(request), 0)
+            await admit(ctx, entry, lambda: pricing.embedding_bound(request))
             upstream, result, attempts = await self._attempt(
-                entry, Capability.EMBEDDINGS, lambda p, m: p.embed(request, m)
+                entry, Capability.EMBEDDINGS, lambda p, m: cast(EmbeddingsProvider, p).embed(request, m, call)
             )
         except BaseException:
             await abort(ctx)
@@ -130,7 +151,7 @@ class InferenceService:
         try:
             entry = self.catalog.resolve(model)
         except ModelNotFound:
-            found = await self.dynamic(model, ctx.user_id) if self.dynamic else None
+            found = await self._extra.resolve(model, ctx.user_id) if self._extra else None
             if found is None:
                 raise
             entry = found
@@ -140,14 +161,6 @@ class InferenceService:
                 f"'{model}' is {kind}: use the matching endpoint", param="model", code="model_not_supported"
             )
         return entry
-
-    @staticmethod
-    async def _complete(provider: Provider, request: ChatCompletionRequest, model: str) -> Completion:
-        result = await provider.chat(request, model)
-        if not isinstance(result, Completion):  # an adapter that only streams
-            await result.aclose()
-            raise ProviderFailure(provider.name, "returned a stream for a non-streaming request")
-        return result
 
     async def _attempt(
         self,
@@ -159,9 +172,8 @@ class InferenceService:
     ) -> tuple[Upstream, T, int]:
         attempts, saturated = 0, False
         last: ProviderFailure | None = None
-        plan = self.router.plan(entry, capability, tee_only=tee_only)
-        if pinned is not None:  # a sealed request only the enclave it was sealed to can open: no failover
-            plan = [(upstream, model) for upstream, model in plan if upstream.name == pinned]
+        # pinned: a sealed request only the enclave it was sealed to can open (no failover)
+        plan = self.router.plan(entry, capability, tee_only=tee_only, pinned=pinned)
         if tee_only and not plan:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves '{entry.id}'")
         for upstream, upstream_model in plan:
@@ -194,7 +206,7 @@ class InferenceService:
         entry: CatalogEntry,
         upstream: Upstream,
         attempts: int,
-        usage: TokenUsage | None,
+        usage: Usage | None,
     ) -> None:
         latency = ctx.elapsed_ms()
         self.router.succeeded(upstream, latency)
@@ -208,7 +220,7 @@ class InferenceService:
         provider: str,
         status: int,
         attempts: int,
-        usage: TokenUsage | None,
+        usage: Usage | None,
         latency: float,
         *,
         cost: int = 0,
@@ -216,7 +228,6 @@ class InferenceService:
         ttft: float | None = None,
         error_code: str | None = None,
     ) -> None:
-        usage = usage or TokenUsage(estimated=True)
         self._recorder.record(
             RequestRecord(
                 id=ctx.id,
@@ -229,9 +240,7 @@ class InferenceService:
                 cost=cost,
                 error_code=error_code,
                 stream=stream,
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                usage_estimated=usage.estimated,
+                usage=usage or Usage(estimated=True),
                 attempts=attempts,
                 latency_ms=latency,
                 ttft_ms=ttft,
@@ -344,9 +353,24 @@ def _openai_error(error: ClusterError) -> dict[str, object]:
     return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
 
 
-async def _open_stream(provider: Provider, request: ChatCompletionRequest, model: str) -> tuple[ChunkStream, bytes]:
+def _chat(provider: Provider) -> ChatProvider:
+    """A provider the router planned for chat: it declared the capability, so it implements the protocol."""
+    return cast(ChatProvider, provider)
+
+
+async def _complete(provider: ChatProvider, request: ChatCompletionRequest, model: str, call: Call) -> Completion:
+    result = await provider.chat(request, model, call)
+    if not isinstance(result, Completion):  # an adapter that only streams
+        await result.aclose()
+        raise ProviderFailure(provider.name, "returned a stream for a non-streaming request")
+    return result
+
+
+async def _open_stream(
+    provider: ChatProvider, request: ChatCompletionRequest, model: str, call: Call
+) -> tuple[ChunkStream, bytes]:
     """Start a stream and wait for its first event, so that failures up to here can still fail over."""
-    result = await provider.chat(request, model)
+    result = await provider.chat(request, model, call)
     if isinstance(result, Completion):
         raise ProviderFailure(provider.name, "returned a completion for a streaming request")
     try:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.auth import Principal
 from cluster.chain.models import ChainPurchase
 from cluster.chain.service import ChainService
-from cluster.errors import Conflict, NotFound, PermissionDenied, ServiceUnavailable, TransactionReverted, Unauthorized
+from cluster.errors import Conflict, NotFound, PermissionDenied, TransactionReverted, Unauthorized
 from cluster.marketplace.formats import detect, inspect
 from cluster.marketplace.models import DatasetRow, RoyaltyPayout
 from cluster.marketplace.protocol import (
@@ -35,10 +35,10 @@ from cluster.marketplace.purchase import buy_with_x402
 from cluster.marketplace.wallets import SignedWallet, Wallets
 from cluster.payments.payment import X402Payment
 from cluster.settings import StorageSettings
+from cluster.storage.assembly import Storage
 from cluster.storage.blockstore import Blockstore, read_range
 from cluster.storage.cid import CID
-from cluster.storage.encryption import KeyWrapper, decrypt_segments, new_key, segment_span
-from cluster.storage.pinning import PinataPinner
+from cluster.storage.encryption import decrypt_segments, new_key, segment_span
 from cluster.storage.pipeline import store_encrypted
 from cluster.storage.unixfs import UnixfsBuilder
 
@@ -56,27 +56,21 @@ class Marketplace:
         self,
         engine: AsyncEngine,
         settings: StorageSettings,
-        store: Blockstore,
-        keys: KeyWrapper,
+        storage: Storage,
         wallets: Wallets,
-        chain: ChainService | None,
-        *,
-        pinner: PinataPinner | None = None,
+        chain: ChainService,
     ) -> None:
         self._engine = engine
         self._settings = settings
-        self.store = store
-        self._keys = keys
+        self.store = storage.store
+        self._keys = storage.keys
+        self._pinner = storage.pinner
         self.wallets = wallets
-        self._chain = chain
-        self._pinner = pinner
-
-    def attach_chain(self, chain: ChainService) -> None:
         self._chain = chain
 
     # -- publishing ---------------------------------------------------------------------------------------
     async def create(self, creator: Principal, upload: Path, filename: str, fields: DatasetCreate) -> DatasetObject:
-        chain = self._need_chain()
+        chain = self._chain
         if await self._find(fields.slug) is not None or await chain.contracts.registry.id_of(fields.slug):
             raise Conflict(f"the slug {fields.slug!r} is taken", param="slug")
         fmt = detect(filename, fields.format)
@@ -182,7 +176,7 @@ class Marketplace:
         return await self.describe(slug, caller)
 
     async def _as_operator(self, row: DatasetRow, action: Any) -> None:
-        chain = self._need_chain()
+        chain = self._chain
         try:
             await action(chain.contracts.registry)
         except TransactionReverted as error:
@@ -259,7 +253,7 @@ class Marketplace:
         return row, start, end, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
 
     async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
-        return await buy_with_x402(self._need_chain(), await self._get(slug), payment, referrer)
+        return await buy_with_x402(self._chain, await self._get(slug), payment, referrer)
 
     async def access(self, row: DatasetRow, caller: Viewer) -> Access:
         """Checked against the chain on every request: the NFT's holder now, and purchases now. A caller is an
@@ -274,7 +268,7 @@ class Marketplace:
             wallets = await self.wallets.of(caller.user_id)
         if not wallets or row.token_id is None:
             return Access.PREVIEW
-        contracts = self._need_chain().contracts
+        contracts = self._chain.contracts
         try:
             holder = (await contracts.nft.owner_of(row.token_id)).lower()
         except TransactionReverted:  # retired: the token was burned, nobody holds it
@@ -288,7 +282,7 @@ class Marketplace:
         """Sales and paid royalties from the index; ``pending`` (slug -> accrued royalties) is shown for the
         datasets whose NFT the caller's wallets hold now, since that is who the next payout pays."""
         wallets = await self.wallets.of(caller.user_id)
-        chain_id = self._need_chain().client.chain_id
+        chain_id = self._chain.client.chain_id
         async with self._engine.connect() as connection:
             purchases = (
                 await connection.execute(
@@ -355,7 +349,7 @@ class Marketplace:
             if row is None or row.token_id is None:
                 continue
             try:
-                holder = (await self._need_chain().contracts.nft.owner_of(row.token_id)).lower()
+                holder = (await self._chain.contracts.nft.owner_of(row.token_id)).lower()
             except TransactionReverted:
                 continue  # retired
             if holder in wallets:
@@ -382,11 +376,6 @@ class Marketplace:
         if row is None:
             raise NotFound(f"no dataset {slug!r}")
         return row
-
-    def _need_chain(self) -> ChainService:
-        if self._chain is None:
-            raise ServiceUnavailable("the marketplace needs the chain layer (chain.enabled)")
-        return self._chain
 
 
 def _metadata(

@@ -24,6 +24,10 @@ class RequestLog(Base):
     stream: Mapped[bool] = mapped_column(Boolean)
     prompt_tokens: Mapped[int] = mapped_column(Integer)
     completion_tokens: Mapped[int] = mapped_column(Integer)
+    characters: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[int] = mapped_column(Integer, default=0)
+    images: Mapped[int] = mapped_column(Integer, default=0)
+    searches: Mapped[int] = mapped_column(Integer, default=0)
     usage_estimated: Mapped[bool] = mapped_column(Boolean)
     attempts: Mapped[int] = mapped_column(Integer)
     latency_ms: Mapped[float] = mapped_column(Float)
@@ -31,8 +35,9 @@ class RequestLog(Base):
 
 
 class UsageDaily(Base):
-    """Requests, tokens and spend per key, model and UTC day; maintained by the request-log writer, one
-    upsert per (day, key, model) per batch. Anonymous traffic (auth off) rolls up under key ''."""
+    """Requests, usage (tokens, characters, audio seconds, images, searches) and spend per key, model and UTC
+    day; maintained by the request-log writer, one upsert per (day, key, model) per batch. Anonymous traffic
+    (auth off) rolls up under key ''."""
 
     __tablename__ = "usage_daily"
 
@@ -44,4 +49,8 @@ class UsageDaily(Base):
     errors: Mapped[int] = mapped_column(BigInteger)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger)
     completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    characters: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    images: Mapped[int] = mapped_column(BigInteger, default=0)
+    searches: Mapped[int] = mapped_column(BigInteger, default=0)
     cost: Mapped[int] = mapped_column(BigInteger)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from cluster.metering.units import Usage
 
 
 @dataclass(slots=True)
@@ -19,13 +21,29 @@ class RequestRecord:
     cost: int = 0
     error_code: str | None = None
     stream: bool = False
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    usage_estimated: bool = False
+    usage: Usage = field(default_factory=Usage)
     attempts: int = 0
     latency_ms: float = 0.0
     ttft_ms: float | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def row(self) -> dict[str, object]:
-        return asdict(self)
+        """The request-log row: each usage quantity in its own column."""
+        return {
+            "id": self.id,
+            "endpoint": self.endpoint,
+            "model": self.model,
+            "status": self.status,
+            "provider": self.provider,
+            "key_id": self.key_id,
+            "user_id": self.user_id,
+            "cost": self.cost,
+            "error_code": self.error_code,
+            "stream": self.stream,
+            **self.usage.counts(),
+            "usage_estimated": self.usage.estimated,
+            "attempts": self.attempts,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "created_at": self.created_at,
+        }

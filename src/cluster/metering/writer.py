@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cluster.metering.models import RequestLog, UsageDaily
 from cluster.metering.records import RequestRecord
+from cluster.metering.units import QUANTITIES
 from cluster.settings import RequestLogSettings
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ class RequestLogWriter:
             self.dropped += len(batch)
 
 
-_USAGE_SUMS = ("requests", "errors", "prompt_tokens", "completion_tokens", "cost")
+_USAGE_SUMS = ("requests", "errors", *QUANTITIES, "cost")
 
 
 async def _roll_up(connection: AsyncConnection, batch: Iterable[RequestRecord]) -> None:
@@ -128,8 +129,8 @@ async def _roll_up(connection: AsyncConnection, batch: Iterable[RequestRecord]) 
         )
         row["requests"] += 1
         row["errors"] += record.status >= 400
-        row["prompt_tokens"] += record.prompt_tokens
-        row["completion_tokens"] += record.completion_tokens
+        for quantity, count in record.usage.counts().items():
+            row[quantity] += count
         row["cost"] += record.cost
     table: Table = UsageDaily.__table__  # type: ignore[assignment]
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite

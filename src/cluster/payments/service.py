@@ -4,6 +4,8 @@ its headers, keeping the record of every payment, and the facilitator behind it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import update
@@ -48,10 +50,13 @@ class X402Service:
         self.domain_name, self.domain_version = domain
 
     @classmethod
-    async def start(
+    @asynccontextmanager
+    async def running(
         cls, settings: X402Settings, engine: AsyncEngine, billing: BillingService, chain: ChainService
-    ) -> X402Service:
+    ) -> AsyncIterator[X402Service]:
+        """The service over its facilitator (in-process, or remote), which is closed when the block ends."""
         usdc = chain.contracts.usdc
+        domain = await usdc.eip712_domain()
         pay_to = settings.pay_to or chain.contracts.addresses.treasury
         if not pay_to:
             raise ValueError("x402 needs x402.pay_to (or a treasury in chain.addresses)")
@@ -63,19 +68,19 @@ class X402Service:
             rpc = JsonRpc(chain.client.rpc_url)
             transfers = Transfers(rpc, usdc.address, chain.client.chain_id, chain.client.signer)
             facilitator = LocalFacilitator(chain.client, usdc, transfers, rpc, safety_margin=settings.safety_margin)
-        return cls(
-            settings,
-            engine,
-            billing,
-            facilitator,
-            chain_id=chain.client.chain_id,
-            asset=usdc.address,
-            pay_to=chain.client.w3.to_checksum_address(pay_to),
-            domain=await usdc.eip712_domain(),
-        )
-
-    async def stop(self) -> None:
-        await self.facilitator.aclose()
+        try:
+            yield cls(
+                settings,
+                engine,
+                billing,
+                facilitator,
+                chain_id=chain.client.chain_id,
+                asset=usdc.address,
+                pay_to=chain.client.w3.to_checksum_address(pay_to),
+                domain=domain,
+            )
+        finally:
+            await facilitator.aclose()
 
     # -- quoting ----------------------------------------------------------------------------------------
     def requirements(self, amount: int, pay_to: str | None = None) -> PaymentRequirements:

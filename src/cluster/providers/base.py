@@ -1,52 +1,65 @@
-"""The one protocol every inference adapter implements, and the results it hands back.
+"""What an inference adapter is: a ``Provider`` (name, declared capabilities, close) that implements one small
+protocol per capability it declares, and the results it hands back.
 
-A chat result is either a whole ``Completion`` (JSON bytes ready for the client) or a ``ChunkStream`` of
-complete SSE events (``b"data: ...\\n\\n"``) whose ``usage`` is known once the stream ends. Adapters raise
-``ProviderFailure`` for anything the router may route around (connect error, timeout, 5xx, 429) and
-``cluster.errors.UpstreamError`` for the upstream's own verdict on a bad request.
+An adapter implements only what it serves: a chat-only engine has no ``embed``. The router plans a request
+over the providers that declare the request's capability (``Capability``); the protocols of the capabilities
+still to come (images, speech, transcription, rerank) join ``PROTOCOLS`` with their first adapter.
+
+Every call carries a ``Call``: who it is made for, passed explicitly (a confidential provider files the
+receipt under that account). A chat result is either a whole ``Completion`` (JSON bytes ready for the client)
+or a ``ChunkStream`` of complete SSE events (``b"data: ...\\n\\n"``) whose ``usage`` is known once the stream
+ends. Adapters raise ``ProviderFailure`` for anything the router may route around (connect error, timeout, 5xx,
+429) and ``cluster.errors.UpstreamError`` for the upstream's own verdict on a bad request.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
+from cluster.metering import Usage
+from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest
 
 
 class Capability(StrEnum):
     CHAT = "chat"
     EMBEDDINGS = "embeddings"
+    IMAGES = "images"
+    SPEECH = "speech"
+    TRANSCRIPTION = "transcription"
+    RERANK = "rerank"
 
 
-@dataclass(slots=True)
-class TokenUsage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    #: True when counted by us because the upstream did not report usage.
-    estimated: bool = False
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Per-call context a provider may need: the request and the account it is served for."""
+
+    request_id: str
+    user_id: str | None = None
 
 
 @dataclass(slots=True)
 class Completion:
     body: bytes
-    usage: TokenUsage | None
+    usage: Usage | None
     #: response headers the provider adds (a confidential provider's receipt id)
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
 class EmbeddingResult:
     body: bytes
-    usage: TokenUsage | None
+    usage: Usage | None
 
 
 class ChunkStream(Protocol):
     """SSE events in order; ``usage`` is filled in when the last event has been read."""
 
-    usage: TokenUsage | None
+    usage: Usage | None
+    #: response headers the provider adds (a confidential provider's receipt id)
+    headers: dict[str, str]
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
@@ -69,9 +82,26 @@ class ProviderFailure(Exception):
 class Provider(Protocol):
     name: str
     capabilities: frozenset[Capability]
-
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | ChunkStream: ...
-
-    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult: ...
+    #: a confidential (TEE) provider: attested before it is sent anything, every response signed
+    tee: bool
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ChatProvider(Provider, Protocol):
+    async def chat(
+        self, request: ChatCompletionRequest, upstream_model: str, call: Call
+    ) -> Completion | ChunkStream: ...
+
+
+@runtime_checkable
+class EmbeddingsProvider(Provider, Protocol):
+    async def embed(self, request: EmbeddingRequest, upstream_model: str, call: Call) -> EmbeddingResult: ...
+
+
+#: the protocol an adapter implements for each capability it declares
+PROTOCOLS: dict[Capability, type] = {
+    Capability.CHAT: ChatProvider,
+    Capability.EMBEDDINGS: EmbeddingsProvider,
+}

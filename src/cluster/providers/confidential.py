@@ -10,32 +10,37 @@ goes back in ``x-cluster-receipt-id``.
 from __future__ import annotations
 
 import hashlib
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
-from cluster.gateway.protocol import ChatCompletionRequest
-from cluster.gateway.sse import DONE
-from cluster.providers.base import Capability, ProviderFailure
-from cluster.providers.openai_compatible import OpenAICompatibleProvider, UpstreamStream
+from cluster.providers.base import Call, Capability, Completion, ProviderFailure
+from cluster.providers.openai_compatible import OpenAIUpstream, UpstreamStream
 from cluster.settings import ProviderConfig
 from cluster.tee.attestation import Attested, Attestor
 from cluster.tee.errors import VerificationFailed
 from cluster.tee.receipts import ReceiptStore, make_receipt
 from cluster.tee.signature import check_signature, signed_text
+from cluster.wire.openai import ChatCompletionRequest
+from cluster.wire.sse import DONE
 
 RECEIPT_HEADER = "x-cluster-receipt-id"
-#: the account a confidential request is served for (set by the inference path): its receipts are its own
-CALLER: ContextVar[str | None] = ContextVar("tee_caller", default=None)
 
 
-class ConfidentialProvider(OpenAICompatibleProvider):
+class ConfidentialProvider(OpenAIUpstream):
     capabilities = frozenset({Capability.CHAT})
     tee = True
 
-    def __init__(self, config: ProviderConfig, receipts: ReceiptStore | None = None) -> None:
+    def __init__(
+        self,
+        config: ProviderConfig,
+        receipts: ReceiptStore,
+        compose_allowed: Callable[[bytes], Awaitable[bool]] | None = None,
+    ) -> None:
+        """``receipts`` keeps receipts and verified attestations; ``compose_allowed`` checks an enclave build
+        against the on-chain registry (None: the configured allow-list)."""
         super().__init__(config)
         model = next(iter(config.models.values()), "")
         self.receipts = receipts
@@ -45,33 +50,31 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             allow_simulated=config.allow_simulated,
             interval=config.attestation_interval,
             pccs_url=config.pccs_url,
-            save=receipts.save_attestation if receipts else None,
+            save=receipts.save_attestation,
             allowed_compose=frozenset(h.lower().removeprefix("0x") for h in config.allowed_compose_hashes),
             allowed_mrtd=frozenset(h.lower().removeprefix("0x") for h in config.allowed_mrtd),
             nvidia_jwks=config.nvidia_jwks,
+            compose_allowed=compose_allowed,
         )
 
     @property
     def verified(self) -> bool:
         return self.attestor.verified
 
-    def attach(self, receipts: ReceiptStore) -> None:
-        """Where receipts and verified attestations are kept (the service's database)."""
-        self.receipts = receipts
-        self.attestor.save = receipts.save_attestation
-
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Any:
+    async def chat(
+        self, request: ChatCompletionRequest, upstream_model: str, call: Call
+    ) -> Completion | UpstreamStream:
         attested = await self._attested()
         sent = self._chat_body(request, upstream_model)
         receipt_id = ReceiptStore.new_id()
         if not request.stream:
             body = await self._post("chat/completions", sent)
-            await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body), CALLER.get())
+            await self._receipt(receipt_id, attested, upstream_model, sent, body, _chat_id(body), call.user_id)
             completion = self._completion(request, body)
             completion.headers = {RECEIPT_HEADER: receipt_id}
             return completion
         response = await self._open_stream(sent)
-        return _SignedStream(self, response, request, attested, upstream_model, sent, receipt_id)
+        return _SignedStream(self, response, request, attested, upstream_model, sent, receipt_id, call.user_id)
 
     async def report(self, nonce: str, model: str) -> Any:
         """A fresh attestation report for a client's own nonce, passed through untouched (the client verifies it)."""
@@ -118,8 +121,7 @@ class ConfidentialProvider(OpenAICompatibleProvider):
             bundle=attested.bundle,
             verified=attested.verified,
         )
-        if self.receipts is not None:
-            await self.receipts.save(receipt, user_id)
+        await self.receipts.save(receipt, user_id)
 
     async def _get_json(self, path: str, query: dict[str, str]) -> Any:
         async with self._client().get(path, params=query) as response:
@@ -142,6 +144,7 @@ class _SignedStream(UpstreamStream):
         model: str,
         sent: bytes,
         receipt_id: str,
+        user_id: str | None,
     ) -> None:
         self._raw = bytearray()
         super().__init__(provider.name, response, request, tap=self._raw.extend)
@@ -152,7 +155,7 @@ class _SignedStream(UpstreamStream):
         self._sent = sent
         self._receipt_id = receipt_id
         self._chat_id: str | None = None
-        self._user = CALLER.get()
+        self._user = user_id
 
     async def __anext__(self) -> bytes:
         item = await super().__anext__()

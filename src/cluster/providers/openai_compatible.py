@@ -16,23 +16,21 @@ import aiohttp
 import orjson
 
 from cluster.errors import UpstreamError
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
-from cluster.gateway.sse import DONE, data_of, split_events
-from cluster.providers.base import (
-    Capability,
-    Completion,
-    EmbeddingResult,
-    ProviderFailure,
-    TokenUsage,
-)
+from cluster.metering import Usage
+from cluster.providers.base import Call, Capability, Completion, EmbeddingResult, ProviderFailure
 from cluster.settings import ProviderConfig
+from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest
+from cluster.wire.sse import DONE, data_of, split_events
 
 _USAGE_MARKERS = (b'"usage":{', b'"usage": {')
 _TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
 
 
-class OpenAICompatibleProvider:
-    capabilities = frozenset({Capability.CHAT, Capability.EMBEDDINGS})
+class OpenAIUpstream:
+    """The HTTP side every OpenAI-speaking adapter shares: the pooled session, posting, opening a stream, and
+    the upstream's status mapped to a failover (``ProviderFailure``) or the caller's error."""
+
+    tee = False
 
     def __init__(self, config: ProviderConfig) -> None:
         self.name = config.name
@@ -55,18 +53,6 @@ class OpenAICompatibleProvider:
                 skip_auto_headers=("User-Agent",),
             )
         return self._session
-
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | UpstreamStream:
-        sent = self._chat_body(request, upstream_model)
-        if not request.stream:
-            return self._completion(request, await self._post("chat/completions", sent))
-        return UpstreamStream(self.name, await self._open_stream(sent), request)
-
-    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
-        payload = request.model_dump(exclude_unset=True)
-        payload["model"] = upstream_model
-        body = await self._post("embeddings", orjson.dumps(payload))
-        return EmbeddingResult(body, _usage_of(body))
 
     @staticmethod
     def _chat_body(request: ChatCompletionRequest, upstream_model: str) -> bytes:
@@ -117,6 +103,26 @@ class OpenAICompatibleProvider:
         raise UpstreamError(status, _error_message(body, status), body)
 
 
+class OpenAICompatibleProvider(OpenAIUpstream):
+    """Chat and embeddings from any OpenAI-compatible upstream."""
+
+    capabilities = frozenset({Capability.CHAT, Capability.EMBEDDINGS})
+
+    async def chat(
+        self, request: ChatCompletionRequest, upstream_model: str, call: Call
+    ) -> Completion | UpstreamStream:
+        sent = self._chat_body(request, upstream_model)
+        if not request.stream:
+            return self._completion(request, await self._post("chat/completions", sent))
+        return UpstreamStream(self.name, await self._open_stream(sent), request)
+
+    async def embed(self, request: EmbeddingRequest, upstream_model: str, call: Call) -> EmbeddingResult:
+        payload = request.model_dump(exclude_unset=True)
+        payload["model"] = upstream_model
+        body = await self._post("embeddings", orjson.dumps(payload))
+        return EmbeddingResult(body, _usage_of(body))
+
+
 class UpstreamStream:
     """The upstream's SSE events, passed through; the usage event is read (and hidden unless asked for)."""
 
@@ -128,7 +134,7 @@ class UpstreamStream:
         tap: Callable[[bytes], None] | None = None,
     ) -> None:
         """``tap`` sees the upstream's bytes exactly as they arrive (a confidential provider hashes them)."""
-        self.usage: TokenUsage | None = None
+        self.usage: Usage | None = None
         self.headers: dict[str, str] = {}
         self._provider = provider
         self._response = response
@@ -165,9 +171,9 @@ class UpstreamStream:
             self._chunks += 1
             return event
 
-    def _estimate(self) -> TokenUsage:
+    def _estimate(self) -> Usage:
         # The upstream reported no usage: about one token per streamed chunk, four prompt bytes per token.
-        return TokenUsage(_prompt_estimate(self._request), self._chunks, estimated=True)
+        return Usage(_prompt_estimate(self._request), self._chunks, estimated=True)
 
     async def aclose(self) -> None:
         if self.usage is None:
@@ -188,17 +194,17 @@ def _prompt_estimate(request: ChatCompletionRequest) -> int:
     return sum(len(str(m.content or "")) for m in request.messages) // 4 + 1
 
 
-def _estimate(request: ChatCompletionRequest, body: bytes) -> TokenUsage:
+def _estimate(request: ChatCompletionRequest, body: bytes) -> Usage:
     """The upstream reported no usage: about four bytes of text per token, each way."""
     try:
         choices = orjson.loads(body).get("choices") or []
         text = "".join(str((c.get("message") or {}).get("content") or "") for c in choices)
     except (orjson.JSONDecodeError, AttributeError):
         text = ""
-    return TokenUsage(_prompt_estimate(request), len(text) // 4 + 1, estimated=True)
+    return Usage(_prompt_estimate(request), len(text) // 4 + 1, estimated=True)
 
 
-def _usage_of(body: bytes) -> TokenUsage | None:
+def _usage_of(body: bytes) -> Usage | None:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -206,10 +212,10 @@ def _usage_of(body: bytes) -> TokenUsage | None:
     return _usage_from(data.get("usage")) if isinstance(data, dict) else None
 
 
-def _usage_from(usage: Any) -> TokenUsage | None:
+def _usage_from(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    return TokenUsage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
 
 def _error_message(body: bytes, status: int) -> str:

@@ -1,9 +1,10 @@
-"""From configuration to provider objects: one explicit table of adapter kinds."""
+"""From configuration to provider objects: one explicit table of adapter kinds, and the bundled local models."""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+from pathlib import Path
 
 from cluster.providers.base import Provider
 from cluster.providers.confidential import ConfidentialProvider
@@ -18,14 +19,26 @@ from cluster.settings import (
     ProviderConfig,
     Settings,
 )
+from cluster.tee.assembly import Tee
 
 log = logging.getLogger(__name__)
 
 
-def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
+def configured(settings: Settings) -> tuple[list[ModelConfig], list[ProviderConfig]]:
+    """Every model and provider this configuration serves: the declared ones, then the bundled local ones
+    (a declared model of the same id overrides a bundled one's listing)."""
+    local_providers, local_models = bundled_models(settings)
+    declared = {m.id for m in settings.models}
+    models = [*settings.models, *(m for m in local_models if m.id not in declared)]
+    return models, [*local_providers, *settings.providers]
+
+
+def build_provider(config: ProviderConfig, settings: Settings, tee: Tee) -> Provider:
     threads = config.threads or settings.local.threads
+    if config.kind == "openai_compatible" and config.tee:
+        return ConfidentialProvider(config, tee.receipts, tee.compose_allowed)
     if config.kind == "openai_compatible":
-        return ConfidentialProvider(config) if config.tee else OpenAICompatibleProvider(config)
+        return OpenAICompatibleProvider(config)
     if config.kind == "llama_cpp":
         path = config.model_path or assets.smollm2_gguf()
         return LlamaCppProvider(config.name, path, context=settings.local.chat_context, threads=threads)
@@ -33,6 +46,16 @@ def build_provider(config: ProviderConfig, settings: Settings) -> Provider:
         path = config.model_path or assets.minilm_onnx()
         return MiniLMProvider(config.name, path, assets.minilm_tokenizer(), threads=threads)
     raise ValueError(f"unknown provider kind {config.kind!r}")
+
+
+def trainable_bases(providers: list[ProviderConfig]) -> dict[str, Path]:
+    """Catalog models served from a local GGUF: the bases local LoRA can train on (and serve adapters over)."""
+    paths: dict[str, Path] = {}
+    for config in providers:
+        if config.kind == "llama_cpp":
+            for model_id in config.models:
+                paths[model_id] = config.model_path or assets.smollm2_gguf()
+    return paths
 
 
 def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[ModelConfig]]:

@@ -28,12 +28,18 @@ class Blockstore(Protocol):
 
     def delete(self, cid: CID) -> None: ...
 
+    def close(self) -> None:
+        """Release what the store holds open (a connection pool)."""
+
 
 class FileBlockstore:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self._dirs: set[str] = set()
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""
 
     def _path(self, cid: CID) -> Path:
         name = str(cid)
@@ -127,3 +133,6 @@ class KuboBlockstore:
     def delete(self, cid: CID) -> None:
         self._http.post(f"{self._url}/pin/rm", params={"arg": str(cid), "recursive": "false"})
         self._http.post(f"{self._url}/block/rm", params={"arg": str(cid), "force": "true"})
+
+    def close(self) -> None:
+        self._http.close()

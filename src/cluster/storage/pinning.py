@@ -63,3 +63,6 @@ class PinataPinner:
 
     def unpin(self, cid: CID | str) -> None:
         self._http.delete(f"{self._url}/pinning/unpin/{cid}")
+
+    def close(self) -> None:
+        self._http.close()

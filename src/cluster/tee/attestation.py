@@ -45,6 +45,7 @@ class Attestor:
         allowed_compose: frozenset[str] = frozenset(),
         allowed_mrtd: frozenset[str] = frozenset(),
         nvidia_jwks: str | None = None,
+        compose_allowed: Callable[[bytes], Awaitable[bool]] | None = None,
     ) -> None:
         """``fetch(path, query)`` GETs the provider's JSON; ``save`` stores a verified bundle (returns its digest)."""
         self._fetch = fetch
@@ -55,11 +56,11 @@ class Attestor:
         self._allowed_compose = allowed_compose
         self._allowed_mrtd = allowed_mrtd
         self._nvidia_jwks = nvidia_jwks
-        self.save = save
+        self._save = save
         self._current: Attested | None = None
         self._lock = asyncio.Lock()
-        #: async compose-hash check against the on-chain registry (set when the chain is up)
-        self.compose_allowed: Callable[[bytes], Awaitable[bool]] | None = None
+        #: async compose-hash check against the on-chain registry (None: the allow-list decides)
+        self._compose_allowed = compose_allowed
         self.last_error: str | None = None
 
     @property
@@ -98,8 +99,8 @@ class Attestor:
         if not bundle.intel_quote.startswith(_SIMULATED_HEX):
             bundle = bundle.model_copy(update={"collateral": await collateral(self._pccs_url, bundle.intel_quote)})
         # the build must be one we chose to trust: on chain, or in the provider's configured allow-list
-        if self.compose_allowed is not None:
-            allowed = await self.compose_allowed(bytes.fromhex(bundle.compose_hash))
+        if self._compose_allowed is not None:
+            allowed = await self._compose_allowed(bytes.fromhex(bundle.compose_hash))
         elif self._allowed_compose:
             allowed = bundle.compose_hash.lower() in self._allowed_compose
         else:
@@ -114,7 +115,7 @@ class Attestor:
             # GPU evidence, when the provider sends it, must verify: no keys means no pass (fail closed)
             nvidia_keys=await nvidia_keys(self._nvidia_jwks) if bundle.nvidia_payload else None,
         )
-        digest = await self.save(bundle) if self.save else bundle.digest()
+        digest = await self._save(bundle) if self._save else bundle.digest()
         log.info(
             "attested %s: %s, compose %s, steps %s",
             self._model,

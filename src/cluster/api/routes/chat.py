@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from cluster.api.deps import ChatAccess, InferenceDep
 from cluster.api.responses import served_response
-from cluster.gateway.protocol import ChatCompletion, ChatCompletionRequest, ErrorResponse
+from cluster.wire.openai import ChatCompletion, ChatCompletionRequest, ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["inference"])
 _ERRORS: dict[int | str, dict[str, object]] = {

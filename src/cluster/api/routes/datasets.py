@@ -14,10 +14,20 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
 from cluster.api.access import principal
-from cluster.api.deps import Admin, Reader, ServicesDep, Writer, get_services
+from cluster.api.deps import (
+    Admin,
+    MarketplaceDep,
+    Reader,
+    RoyaltiesDep,
+    ServicesDep,
+    Writer,
+    X402Dep,
+    get_services,
+    marketplace_enabled,
+)
 from cluster.api.responses import json_response
 from cluster.auth import Scope
-from cluster.errors import InvalidRequest, ServiceUnavailable
+from cluster.errors import InvalidRequest
 from cluster.gateway.context import RequestContext
 from cluster.marketplace.protocol import (
     ADDRESS,
@@ -30,12 +40,12 @@ from cluster.marketplace.protocol import (
     WalletLink,
     WalletObject,
 )
-from cluster.marketplace.service import Marketplace, Viewer
+from cluster.marketplace.service import Viewer
 from cluster.marketplace.wallets import signed_wallet
 from cluster.payments.payment import X402Payment
-from cluster.services import Services
 
-router = APIRouter(prefix="/v1", tags=["marketplace"])
+# Datasets, wallets, earnings and royalties: all the marketplace's, all off with it.
+router = APIRouter(prefix="/v1", tags=["marketplace"], dependencies=[Depends(marketplace_enabled)])
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 UPLOAD_PIECE = 1 << 20
 
@@ -54,17 +64,12 @@ async def _optional_caller(request: Request) -> Viewer:
 Caller = Annotated[Viewer, Depends(_optional_caller)]
 
 
-def _market(services: Services) -> Marketplace:
-    if services.marketplace is None:
-        raise ServiceUnavailable("the marketplace needs the chain layer (chain.enabled)")
-    return services.marketplace
-
-
 @router.post("/datasets", response_model=DatasetObject, status_code=201)
-async def create_dataset(request: Request, caller: Writer, services: ServicesDep) -> DatasetObject:
+async def create_dataset(
+    request: Request, caller: Writer, market: MarketplaceDep, services: ServicesDep
+) -> DatasetObject:
     """Multipart: ``file`` plus the listing fields (name, slug, price, category, license, description, wallet,
     optional format). The file is spooled to disk as it arrives, never held whole in memory."""
-    market = _market(services)
     form = await request.form(max_files=1, max_fields=20)
     upload = form.get("file")
     if not isinstance(upload, UploadFile):
@@ -87,43 +92,43 @@ async def create_dataset(request: Request, caller: Writer, services: ServicesDep
 @router.get("/datasets", response_model=DatasetList)
 async def browse(
     caller: Caller,
-    services: ServicesDep,
+    market: MarketplaceDep,
     category: str | None = None,
     q: str | None = None,
     sort: str = Query("newest", pattern="^(newest|price|name)$"),
     limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0),
 ) -> DatasetList:
-    return await _market(services).browse(caller, category, q, sort, limit, offset)
+    return await market.browse(caller, category, q, sort, limit, offset)
 
 
 @router.get("/datasets/{slug}", response_model=DatasetObject)
-async def describe(slug: str, caller: Caller, services: ServicesDep) -> DatasetObject:
-    return await _market(services).describe(slug, caller)
+async def describe(slug: str, caller: Caller, market: MarketplaceDep) -> DatasetObject:
+    return await market.describe(slug, caller)
 
 
 @router.patch("/datasets/{slug}", response_model=DatasetObject)
-async def edit(slug: str, change: DatasetUpdate, caller: Writer, services: ServicesDep) -> DatasetObject:
-    return await _market(services).update(slug, caller, change)
+async def edit(slug: str, change: DatasetUpdate, caller: Writer, market: MarketplaceDep) -> DatasetObject:
+    return await market.update(slug, caller, change)
 
 
 @router.delete("/datasets/{slug}", response_model=DatasetObject)
-async def retire(slug: str, caller: Writer, services: ServicesDep) -> DatasetObject:
+async def retire(slug: str, caller: Writer, market: MarketplaceDep) -> DatasetObject:
     """Burn the dataset's NFT and unlist it (buyers keep access to what they bought)."""
-    return await _market(services).retire(slug, caller)
+    return await market.retire(slug, caller)
 
 
 @router.get("/datasets/{slug}/preview", response_model=PreviewObject)
-async def preview(slug: str, caller: Caller, services: ServicesDep) -> PreviewObject:
-    return await _market(services).preview(slug, caller)
+async def preview(slug: str, caller: Caller, market: MarketplaceDep) -> PreviewObject:
+    return await market.preview(slug, caller)
 
 
 @router.get("/datasets/{slug}/download")
-async def download(slug: str, request: Request, caller: Caller, services: ServicesDep) -> Response:
+async def download(slug: str, request: Request, caller: Caller, market: MarketplaceDep) -> Response:
     """The dataset's bytes, exactly as uploaded; ``Range: bytes=a-b`` gives 206 with that slice."""
     wanted = request.headers.get("range")
     span = (lambda size: _range(wanted, size)) if wanted is not None else None
-    row, start, end, body = await _market(services).download(slug, caller, span)
+    row, start, end, body = await market.download(slug, caller, span)
     status = 206 if wanted is not None else 200
     headers = {
         "content-length": str(end - start),
@@ -137,42 +142,39 @@ async def download(slug: str, request: Request, caller: Caller, services: Servic
 
 
 @router.post("/datasets/{slug}/purchase")
-async def purchase(slug: str, request: Request, services: ServicesDep, referrer: str | None = None) -> Response:
+async def purchase(
+    slug: str, request: Request, market: MarketplaceDep, x402: X402Dep, referrer: str | None = None
+) -> Response:
     """Buy with x402: no account needed. The paying wallet gets access on chain (link it to an account to
     download through the API)."""
-    if services.x402 is None:
-        raise ServiceUnavailable("purchases through the gateway need x402 (x402.enabled)")
     if referrer is not None and not ADDRESS.match(referrer):
         raise InvalidRequest("referrer must be a 0x-prefixed 20-byte address", param="referrer")
     ctx = RequestContext(endpoint="datasets.purchase")
-    payment = X402Payment(services.x402, ctx, str(request.url), services.x402.payment_header(request.headers))
-    receipt = await _market(services).purchase(slug, payment, referrer)
+    payment = X402Payment(x402, ctx, str(request.url), x402.payment_header(request.headers))
+    receipt = await market.purchase(slug, payment, referrer)
     return json_response(receipt, headers=ctx.headers)
 
 
 @router.post("/wallets", response_model=WalletObject, status_code=201)
-async def link_wallet(body: WalletLink, caller: Writer, services: ServicesDep) -> WalletObject:
+async def link_wallet(body: WalletLink, caller: Writer, market: MarketplaceDep) -> WalletObject:
     """Link a wallet to your account by signing ``link_message`` (EIP-191) with it."""
-    return await _market(services).wallets.link(caller.user_id, body)
+    return await market.wallets.link(caller.user_id, body)
 
 
 @router.get("/wallets", response_model=list[str])
-async def wallets(caller: Reader, services: ServicesDep) -> list[str]:
-    return await _market(services).wallets.of(caller.user_id)
+async def wallets(caller: Reader, market: MarketplaceDep) -> list[str]:
+    return await market.wallets.of(caller.user_id)
 
 
 @router.post("/admin/royalties/payout")
-async def royalties_payout(_: Admin, services: ServicesDep) -> dict[str, Any]:
+async def royalties_payout(_: Admin, royalties: RoyaltiesDep) -> dict[str, Any]:
     """Pay every dataset's unpaid royalties from derived models to its holder, on chain."""
-    if services.royalties is None:
-        raise ServiceUnavailable("royalties need the chain layer (chain.enabled)")
-    return {"object": "list", "data": await services.royalties.payout()}
+    return {"object": "list", "data": await royalties.payout()}
 
 
 @router.get("/creators/me/earnings", response_model=Earnings)
-async def earnings(caller: Reader, services: ServicesDep) -> Earnings:
-    pending = await services.royalties.pending() if services.royalties is not None else {}
-    return await _market(services).earnings(caller, pending)
+async def earnings(caller: Reader, market: MarketplaceDep, royalties: RoyaltiesDep) -> Earnings:
+    return await market.earnings(caller, await royalties.pending())
 
 
 def _range(header: str, size: int) -> tuple[int, int]:

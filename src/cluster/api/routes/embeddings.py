@@ -5,7 +5,7 @@ from starlette.responses import Response
 
 from cluster.api.deps import EmbeddingsAccess, InferenceDep
 from cluster.api.responses import served_response
-from cluster.gateway.protocol import EmbeddingRequest, EmbeddingResponse, ErrorResponse
+from cluster.wire.openai import EmbeddingRequest, EmbeddingResponse, ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["inference"])
 

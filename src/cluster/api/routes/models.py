@@ -8,7 +8,7 @@ from cluster.api.access import principal
 from cluster.api.deps import InferenceDep, ServicesDep, Writer
 from cluster.auth import Scope
 from cluster.errors import ModelNotFound
-from cluster.gateway.protocol import ModelCard, ModelList
+from cluster.wire.openai import ModelCard, ModelList
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -23,14 +23,13 @@ async def _user(request: Request, services: ServicesDep) -> str | None:
 @router.get("/models", response_model=ModelList)
 async def list_models(request: Request, inference: InferenceDep, services: ServicesDep) -> ModelList:
     listing = inference.models()
-    if services.fine_tuned is not None:
-        listing.data.extend(await services.fine_tuned.cards(await _user(request, services)))
+    listing.data.extend(await services.fine_tuned.cards(await _user(request, services)))
     return listing
 
 
 @router.get("/models/{model_id:path}", response_model=ModelCard)
 async def get_model(model_id: str, request: Request, inference: InferenceDep, services: ServicesDep) -> ModelCard:
-    if inference.catalog.has(model_id) or services.fine_tuned is None:
+    if inference.catalog.has(model_id):
         return inference.catalog.card(inference.catalog.resolve(model_id))
     entry = await services.fine_tuned.resolve(model_id, await _user(request, services))
     if entry is None:
@@ -41,6 +40,6 @@ async def get_model(model_id: str, request: Request, inference: InferenceDep, se
 @router.delete("/models/{model_id:path}")
 async def delete_model(model_id: str, caller: Writer, services: ServicesDep) -> dict[str, Any]:
     """Fine-tuned models only (their owner's); the job and its history stay."""
-    if services.fine_tuned is None or not model_id.startswith("ft:"):
+    if not model_id.startswith("ft:"):
         raise ModelNotFound(f"The model '{model_id}' does not exist or cannot be deleted", param="model")
     return await services.fine_tuned.delete(caller, model_id)

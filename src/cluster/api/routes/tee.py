@@ -21,11 +21,7 @@ router = APIRouter(prefix="/v1", tags=["tee"])
 @router.get("/receipts/{receipt_id}", response_model=Receipt)
 async def receipt(receipt_id: str, caller: Reader, services: ServicesDep) -> Receipt:
     """The caller's own receipts (admins: any). Share the JSON to let others verify it."""
-    found = (
-        await services.receipts.get(receipt_id, None if caller.is_admin else caller.user_id)
-        if services.receipts
-        else None
-    )
+    found = await services.receipts.get(receipt_id, None if caller.is_admin else caller.user_id)
     if found is None:
         raise NotFound(f"no receipt {receipt_id!r}", param="receipt_id", code="receipt_not_found")
     return found

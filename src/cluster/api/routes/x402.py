@@ -6,26 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import ValidationError
 from x402.schemas import PaymentPayload, PaymentRequirements, SettleResponse, SupportedResponse, VerifyResponse
 from x402.schemas.v1 import PaymentPayloadV1, PaymentRequirementsV1
 
 from cluster.api.access import principal
-from cluster.api.deps import ServicesDep
+from cluster.api.deps import ServicesDep, X402Dep, x402_enabled
 from cluster.auth import Scope
-from cluster.errors import InvalidRequest, NotFound
+from cluster.errors import InvalidRequest
 from cluster.payments import reasons, wire
-from cluster.payments.service import X402Service
-from cluster.services import Services
 
-router = APIRouter(prefix="/x402", tags=["x402"])
-
-
-def _x402(services: Services) -> X402Service:
-    if services.x402 is None:
-        raise NotFound("x402 is disabled on this server (x402.enabled = false, or no chain)")
-    return services.x402
+router = APIRouter(prefix="/x402", tags=["x402"], dependencies=[Depends(x402_enabled)])
 
 
 def _parse(body: dict[str, Any]) -> tuple[PaymentPayload, PaymentRequirements]:
@@ -49,19 +41,20 @@ def _parse(body: dict[str, Any]) -> tuple[PaymentPayload, PaymentRequirements]:
 
 
 @router.get("/supported", response_model=SupportedResponse, response_model_by_alias=True)
-async def supported(services: ServicesDep) -> SupportedResponse:
-    return _x402(services).facilitator.supported()
+async def supported(x402: X402Dep) -> SupportedResponse:
+    return x402.facilitator.supported()
 
 
 @router.post("/verify", response_model=VerifyResponse, response_model_by_alias=True, response_model_exclude_none=True)
-async def verify(services: ServicesDep, body: dict[str, Any] = Body(...)) -> VerifyResponse:
+async def verify(x402: X402Dep, body: dict[str, Any] = Body(...)) -> VerifyResponse:
     payload, requirements = _parse(body)
-    return await _x402(services).facilitator.verify(payload, requirements)
+    return await x402.facilitator.verify(payload, requirements)
 
 
 @router.post("/settle", response_model=SettleResponse, response_model_by_alias=True, response_model_exclude_none=True)
-async def settle(request: Request, services: ServicesDep, body: dict[str, Any] = Body(...)) -> SettleResponse:
-    x402 = _x402(services)
+async def settle(
+    request: Request, x402: X402Dep, services: ServicesDep, body: dict[str, Any] = Body(...)
+) -> SettleResponse:
     if not x402.settings.public_settle:
         await principal(services, request, Scope.ADMIN)
     payload, requirements = _parse(body)

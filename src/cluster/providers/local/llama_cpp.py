@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
-from cluster.errors import UnsupportedParameter
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
-from cluster.gateway.sse import DONE, event
-from cluster.providers.base import Capability, Completion, EmbeddingResult, TokenUsage
+from cluster.metering import Usage
+from cluster.providers.base import Call, Capability, Completion
 from cluster.providers.local.worker import ModelThread, ThreadStream
+from cluster.wire.openai import ChatCompletionRequest
+from cluster.wire.sse import DONE, event
 
 _PASSED = (
     "tools",
@@ -40,6 +40,7 @@ _PASSED = (
 
 class LlamaCppProvider:
     capabilities = frozenset({Capability.CHAT})
+    tee = False
 
     def __init__(
         self, name: str, model_path: Path, *, context: int, threads: int | None, lora_path: Path | None = None
@@ -52,14 +53,11 @@ class LlamaCppProvider:
         self._thread = ModelThread(name)
         self._llama: Any = None
 
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion | ThreadStream:
+    async def chat(self, request: ChatCompletionRequest, upstream_model: str, call: Call) -> Completion | ThreadStream:
         kwargs = self._kwargs(request)
         if request.stream:
             return self._thread.stream(lambda s: self._produce(s, kwargs, request, upstream_model))
         return await self._thread.run(lambda: self._complete(kwargs, request.n, upstream_model))
-
-    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
-        raise UnsupportedParameter(f"{upstream_model} does not produce embeddings", param="model")
 
     async def aclose(self) -> None:
         self._thread.shutdown()
@@ -93,7 +91,7 @@ class LlamaCppProvider:
     def _complete(self, kwargs: dict[str, Any], n: int, model: str) -> Completion:
         llama = self._model()
         choices: list[dict[str, Any]] = []
-        usage = TokenUsage()
+        usage = Usage()
         result: dict[str, Any] = {}
         for index in range(n):
             result = llama.create_chat_completion(**kwargs)
@@ -117,7 +115,7 @@ class LlamaCppProvider:
     ) -> None:
         llama = self._model()
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-        usage = stream.usage = TokenUsage()
+        usage = stream.usage = Usage()
         created = int(time.time())
         for index in range(request.n):
             if stream.stopped:
@@ -151,7 +149,7 @@ class LlamaCppProvider:
         stream.put(DONE)
 
 
-def _usage_json(usage: TokenUsage) -> dict[str, int]:
+def _usage_json(usage: Usage) -> dict[str, int]:
     return {
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,

@@ -14,9 +14,10 @@ import numpy as np
 import orjson
 
 from cluster.errors import UnsupportedParameter
-from cluster.gateway.protocol import ChatCompletionRequest, EmbeddingRequest
-from cluster.providers.base import Capability, Completion, EmbeddingResult, TokenUsage
+from cluster.metering import Usage
+from cluster.providers.base import Call, Capability, EmbeddingResult
 from cluster.providers.local.worker import ModelThread
+from cluster.wire.openai import EmbeddingRequest
 
 DIMENSIONS = 384
 _MAX_TOKENS = 256
@@ -25,6 +26,7 @@ _BATCH = 32
 
 class MiniLMProvider:
     capabilities = frozenset({Capability.EMBEDDINGS})
+    tee = False
 
     def __init__(self, name: str, model_path: Path, tokenizer_path: Path, *, threads: int | None) -> None:
         self.name = name
@@ -35,10 +37,7 @@ class MiniLMProvider:
         self._session: Any = None
         self._tokenizer: Any = None
 
-    async def chat(self, request: ChatCompletionRequest, upstream_model: str) -> Completion:
-        raise UnsupportedParameter(f"{upstream_model} is an embedding model", param="model")
-
-    async def embed(self, request: EmbeddingRequest, upstream_model: str) -> EmbeddingResult:
+    async def embed(self, request: EmbeddingRequest, upstream_model: str, call: Call) -> EmbeddingResult:
         texts = request.texts
         if texts is None:
             raise UnsupportedParameter("this model takes text input, not token ids", param="input")
@@ -54,7 +53,7 @@ class MiniLMProvider:
             }
             for i, vector in enumerate(vectors)
         ]
-        usage = TokenUsage(prompt_tokens=tokens)
+        usage = Usage(prompt_tokens=tokens)
         body = {
             "object": "list",
             "data": data,

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from cluster.providers.base import ProviderFailure, TokenUsage
+from cluster.metering import Usage
+from cluster.providers.base import ProviderFailure
 
 T = TypeVar("T")
 _END = object()
@@ -45,7 +46,8 @@ class ThreadStream:
     generated."""
 
     def __init__(self, name: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.usage: TokenUsage | None = None
+        self.usage: Usage | None = None
+        self.headers: dict[str, str] = {}
         self._name = name
         self._loop = loop
         self._queue: asyncio.Queue[object] = asyncio.Queue()

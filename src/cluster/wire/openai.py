@@ -1,4 +1,4 @@
-"""OpenAI wire models for the gateway's endpoints (requests validated here, responses documented here).
+"""OpenAI wire models for the inference endpoints (requests validated here, responses documented here).
 
 Requests allow extra fields so engine-specific parameters (vLLM's ``top_k``, ``min_p``…) pass through to
 upstreams untouched.

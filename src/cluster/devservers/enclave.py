@@ -19,6 +19,7 @@ import hashlib
 import json
 import secrets
 import time
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -32,11 +33,11 @@ from eth_account.messages import encode_defunct
 from fastapi import FastAPI, Query, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from cluster.gateway.protocol import ChatCompletionRequest
-from cluster.providers.base import Completion, Provider
+from cluster.providers.base import Call, ChatProvider, Completion
 from cluster.tee import binding, e2ee, eventlog, simulated
 from cluster.tee.quote import QuoteFields
 from cluster.tee.signature import signed_text
+from cluster.wire.openai import ChatCompletionRequest
 
 APP_COMPOSE = json.dumps(
     {
@@ -54,7 +55,9 @@ NRAS_KID = "simulated-nras-key"
 
 
 class SimulatedEnclave:
-    def __init__(self, provider: Provider, model: str, app_compose: str = APP_COMPOSE, *, gpu: bool = False) -> None:
+    def __init__(
+        self, provider: ChatProvider, model: str, app_compose: str = APP_COMPOSE, *, gpu: bool = False
+    ) -> None:
         """``gpu``: also hand out NRAS-shaped GPU evidence, signed by a simulated NRAS key (its JWKS is served at
         ``/v1/simulated/nras-jwks.json``) — the shape of NVIDIA's, vouching for nothing."""
         self._provider = provider
@@ -137,7 +140,7 @@ class SimulatedEnclave:
         payload = orjson.loads(raw)
         client = self._open(payload)  # E2EE: the messages arrive sealed to this enclave's key
         request = ChatCompletionRequest.model_validate(payload)
-        result = await self._provider.chat(request, self._model)
+        result = await self._provider.chat(request, self._model, Call(uuid.uuid4().hex))
         if isinstance(result, Completion):
             body = result.body if client is None else self._seal_completion(result.body, client)
             chat_id = orjson.loads(body)["id"]

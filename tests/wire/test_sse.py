@@ -1,6 +1,6 @@
 from collections.abc import AsyncIterator
 
-from cluster.gateway.sse import DONE, split_events
+from cluster.wire.sse import DONE, split_events
 
 
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:

@@ -1,0 +1,62 @@
+"""The gateway domain, assembled in two steps that other domains sit between:
+
+1. ``routing``: the catalog and a router over every configured provider (bundled local models included). The
+   router owns the providers: they close when the block ends.
+2. ``inference``: the request path over that routing, with the models that exist outside the catalog
+   (fine-tuned ones, found by name: ``extra``), so fine-tuning is assembled between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cluster.gateway.catalog import Catalog
+from cluster.gateway.router import Router
+from cluster.gateway.service import InferenceService, ModelSource
+from cluster.metering import RequestLogWriter
+from cluster.providers.registry import build_provider, configured, trainable_bases
+from cluster.settings import Settings
+from cluster.tee.assembly import Tee
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    catalog: Catalog
+    router: Router
+    #: catalog models served from a local GGUF: what local fine-tuning trains on and serves adapters over
+    trainable: dict[str, Path]
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """The catalog this configuration serves (the service and ``cluster models`` alike)."""
+    return Catalog(*configured(settings))
+
+
+@asynccontextmanager
+async def routing(settings: Settings, tee: Tee) -> AsyncIterator[Routing]:
+    models, providers = configured(settings)
+    catalog = Catalog(models, providers)
+    router = Router(settings.router)
+    try:
+        for config in providers:
+            provider = build_provider(config, settings, tee)
+            router.add(provider, weight=config.weight, max_concurrency=config.max_concurrency)
+        yield Routing(catalog, router, trainable_bases(providers))
+    finally:
+        await router.aclose()
+
+
+@asynccontextmanager
+async def inference(
+    settings: Settings, routing: Routing, request_log: RequestLogWriter, extra: ModelSource
+) -> AsyncIterator[InferenceService]:
+    yield InferenceService(
+        routing.catalog,
+        routing.router,
+        request_log,
+        default_max_tokens=settings.billing.default_max_tokens,
+        extra=extra,
+    )
