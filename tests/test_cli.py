@@ -41,3 +41,13 @@ def test_admin_init_keys_credit_balance_usage(run) -> None:  # type: ignore[no-u
     run("debit", user, "100", "w-2", code=1)
     assert json.loads(run("balance", user))["held"] == 0
     assert json.loads(run("usage", admin_id))["total"]["requests"] == 0
+
+
+def test_rotate_keys_needs_no_chain(run) -> None:  # type: ignore[no-untyped-def]
+    """Re-wrapping dataset keys reads the database and the master keys only (the chain may be off)."""
+    assert "re-wrapped 0 dataset keys" in run("admin", "rotate-keys")
+
+
+def test_models_lists_the_catalog_the_service_serves(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("CLUSTER_PROVIDERS", '[{"name": "up", "base_url": "http://127.0.0.1:9/v1", "models": ["m"]}]')
+    assert "via up" in run("models")

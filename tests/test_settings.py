@@ -59,3 +59,11 @@ def test_remote_provider_needs_url() -> None:
 def test_default_database_is_sqlite_in_data_dir(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
     assert settings.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve()}/cluster.db"
+
+
+def test_provider_names_are_unique() -> None:
+    import pydantic
+
+    twice = [{"name": "a", "base_url": "http://127.0.0.1:9/v1"}] * 2
+    with pytest.raises(pydantic.ValidationError, match="provider names must be unique"):
+        Settings(providers=twice)  # type: ignore[arg-type]

@@ -324,6 +324,15 @@ class Settings(BaseSettings):
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
 
+    @field_validator("providers")
+    @classmethod
+    def _provider_names_unique(cls, value: list[ProviderConfig]) -> list[ProviderConfig]:
+        names = [provider.name for provider in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"provider names must be unique: {twice} used more than once")
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -1,3 +1,5 @@
+import pytest
+
 from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router, Upstream
 from cluster.providers.base import Capability
@@ -7,12 +9,16 @@ from cluster.settings import ProviderConfig, RouterSettings
 class _Named:
     capabilities = frozenset({Capability.CHAT})
     tee = False
+    closed: list[str] = []
 
     def __init__(self, name: str) -> None:
         self.name = name
 
+    async def chat(self, request: object, upstream_model: str, call: object) -> object:
+        raise NotImplementedError  # planned, never called here
+
     async def aclose(self) -> None:
-        pass
+        _Named.closed.append(self.name)
 
 
 def setup(**weights: float) -> tuple[Router, Catalog, dict[str, Upstream]]:
@@ -71,8 +77,22 @@ def test_plan_keeps_only_providers_with_the_capability_and_the_pin() -> None:
     assert router.plan(catalog.resolve("m"), Capability.CHAT, tee_only=True) == []
 
 
-async def test_remove_and_close() -> None:
-    router, _, _ = setup(a=1, b=1)
+async def test_the_router_closes_the_providers_it_still_routes() -> None:
+    router, catalog, _ = setup(a=1, b=1)
+    _Named.closed.clear()
     assert router.remove("a") is not None and router.get("a") is None
     await router.aclose()
-    assert router.providers() == []
+    assert _Named.closed == ["b"], "a was removed (its remover closes it); b is closed by the router"
+    assert router.plan(catalog.resolve("m"), Capability.CHAT) == []
+
+
+def test_a_provider_is_routed_once_and_only_with_what_it_implements() -> None:
+    router, _, _ = setup(a=1)
+    with pytest.raises(ValueError, match="routed already"):
+        router.add(_Named("a"))
+
+    class Boasting(_Named):
+        capabilities = frozenset({Capability.CHAT, Capability.EMBEDDINGS})  # no embed()
+
+    with pytest.raises(TypeError, match="declares embeddings but does not implement it"):
+        router.add(Boasting("c"))

@@ -222,15 +222,17 @@ async def test_an_agent_buys_with_x402_and_the_split_happens_on_chain(market: Ma
 
 
 async def test_master_key_rotation_keeps_every_dataset_readable(market: Market) -> None:
+    from cluster.marketplace.keys import rewrap_keys
     from cluster.storage.encryption import KeyWrapper, new_key
 
     creator = await market.user(CREATOR)
     assert (await market.upload(creator, ROWS)).status_code == 201
-    marketplace = market.app.app.state.services.marketplace  # type: ignore[attr-defined]
+    services = market.app.app.state.services  # type: ignore[attr-defined]
+    marketplace = services.marketplace
     fresh = new_key()
-    marketplace._keys = marketplace._keys.rotated("m2", fresh)
-    assert await marketplace.rewrap_keys() == 1
-    assert await marketplace.rewrap_keys() == 0
+    rotated = marketplace._keys.rotated("m2", fresh)
+    assert await rewrap_keys(services.engine, rotated) == 1
+    assert await rewrap_keys(services.engine, rotated) == 0
     marketplace._keys = KeyWrapper({"m2": fresh}, "m2")  # the old master key is gone now
     body = await market.app.http.get("/v1/datasets/weather-2026/download", headers=creator.auth())
     assert body.status_code == 200 and body.content == ROWS

@@ -15,8 +15,8 @@ from cluster.settings import Settings
 @asynccontextmanager
 async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[BillingService]:
     billing = BillingService(engine, settings.billing)
-    await billing.start()
     try:
+        await billing.start()  # a start that fails half-way is undone too (stop is safe on any part of it)
         yield billing
     finally:
         await billing.stop()

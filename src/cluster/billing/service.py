@@ -10,7 +10,6 @@ flipping the hold from ``open`` in the same transaction, so exactly one of them 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from cluster.billing.ledger import Ledger
 from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
 from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held
 from cluster.billing.protocol import AdjustRequest, BalanceObject
-from cluster.periodic import every
+from cluster.periodic import cancel, every
 from cluster.settings import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -51,9 +50,7 @@ class BillingService:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel(task)
         await self.leases.flush(release=True)
         async with self._engine.begin() as connection:
             await connection.execute(delete(Instance).where(Instance.id == self.instance_id))

@@ -171,7 +171,8 @@ def _show(value: Any) -> str:
 
 async def _disconnect(w3: AsyncWeb3[Any]) -> None:
     """Close the provider's sessions, and the thread pool web3 7's session manager opens (for a lock) and never
-    shuts down: one thread left behind per client otherwise."""
+    shuts down: one thread left behind per client otherwise. A private attribute: web3 is pinned below 8 in
+    pyproject.toml, and tests/test_services.py's thread census fails if this stops closing it."""
     provider = w3.provider
     await provider.disconnect()
     if isinstance(provider, AsyncHTTPProvider):

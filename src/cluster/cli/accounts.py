@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from cluster.auth import Principal, Role, Scope
 from cluster.auth.protocol import KeyCreateRequest
 from cluster.billing.protocol import AdjustRequest
+from cluster.db import assembly as db
 from cluster.errors import ClusterError
+from cluster.marketplace.keys import rewrap_keys
 from cluster.services import Services
 from cluster.settings import Settings
+from cluster.storage import assembly as storage
 
 T = TypeVar("T")
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cluster.toml to read")]
@@ -47,6 +50,11 @@ def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
         async with Services.running(settings) as services:
             return await job(services)
 
+    return _reported(main)
+
+
+def _reported(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main``; a ``ClusterError`` becomes one line on stderr and exit status 1."""
     try:
         return asyncio.run(main())
     except ClusterError as error:
@@ -146,8 +154,9 @@ def rotate_keys(config: ConfigOption = None) -> None:
     """Re-wrap every dataset key under ``storage.current_master`` (add the new key to ``storage.master_keys``
     first, keep the old one until this has run)."""
 
-    async def job(services: Services) -> int:
-        assert services.marketplace is not None
-        return await services.marketplace.rewrap_keys()
+    async def main() -> int:
+        settings = Settings.load(config)  # the database and the keys only: no chain, no models
+        async with db.running(settings) as engine, storage.running(settings) as stored:
+            return await rewrap_keys(engine, stored.keys)
 
-    typer.echo(f"re-wrapped {_run(config, job)} dataset keys")
+    typer.echo(f"re-wrapped {_reported(main)} dataset keys")

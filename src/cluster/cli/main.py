@@ -59,7 +59,7 @@ def models(config: ConfigOption = None) -> None:
     """List the catalog this configuration serves."""
     from cluster.gateway.assembly import build_catalog
 
-    catalog = build_catalog(Settings.load(config))
+    catalog, _ = build_catalog(Settings.load(config))
     for entry in catalog.entries():
         card = catalog.card(entry)
         typer.echo(

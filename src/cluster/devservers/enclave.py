@@ -19,7 +19,6 @@ import hashlib
 import json
 import secrets
 import time
-import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -140,7 +139,7 @@ class SimulatedEnclave:
         payload = orjson.loads(raw)
         client = self._open(payload)  # E2EE: the messages arrive sealed to this enclave's key
         request = ChatCompletionRequest.model_validate(payload)
-        result = await self._provider.chat(request, self._model, Call(uuid.uuid4().hex))
+        result = await self._provider.chat(request, self._model, Call())
         if isinstance(result, Completion):
             body = result.body if client is None else self._seal_completion(result.body, client)
             chat_id = orjson.loads(body)["id"]

@@ -62,8 +62,8 @@ class FineTunedModels:
             if row is None:
                 await self._unload(name)
                 return None
-            if loaded is None:
-                loaded = await self._load(row)
+            if loaded is None:  # another request may have loaded it while the row was read
+                loaded = self._loaded.get(name) or await self._load(row)
             loaded.owner, loaded.public, loaded.checked = row.user_id, row.public, time.monotonic()
         self._loaded.move_to_end(name)
         if not (loaded.public or loaded.owner == user_id):

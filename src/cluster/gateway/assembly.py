@@ -18,7 +18,7 @@ from cluster.gateway.router import Router
 from cluster.gateway.service import InferenceService, ModelSource
 from cluster.metering import RequestLogWriter
 from cluster.providers.registry import build_provider, configured, trainable_bases
-from cluster.settings import Settings
+from cluster.settings import ProviderConfig, Settings
 from cluster.tee.assembly import Tee
 
 
@@ -30,15 +30,16 @@ class Routing:
     trainable: dict[str, Path]
 
 
-def build_catalog(settings: Settings) -> Catalog:
-    """The catalog this configuration serves (the service and ``cluster models`` alike)."""
-    return Catalog(*configured(settings))
+def build_catalog(settings: Settings) -> tuple[Catalog, list[ProviderConfig]]:
+    """The catalog this configuration serves and the providers behind it (the service and ``cluster models``
+    alike)."""
+    models, providers = configured(settings)
+    return Catalog(models, providers), providers
 
 
 @asynccontextmanager
 async def routing(settings: Settings, tee: Tee) -> AsyncIterator[Routing]:
-    models, providers = configured(settings)
-    catalog = Catalog(models, providers)
+    catalog, providers = build_catalog(settings)
     router = Router(settings.router)
     try:
         for config in providers:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import CatalogEntry
-from cluster.providers.base import Capability, Provider
+from cluster.providers.base import Capability, Provider, check_capabilities
 from cluster.settings import RouterSettings
 
 
@@ -68,6 +68,9 @@ class Router:
 
     def add(self, provider: Provider, *, weight: float = 1.0, max_concurrency: int = 256) -> Upstream:
         """Route to ``provider`` (configured at start, or appearing at run time: a fine-tuned model loaded)."""
+        if provider.name in self._upstreams:
+            raise ValueError(f"a provider named {provider.name!r} is routed already")
+        check_capabilities(provider)
         settings = self._settings
         upstream = Upstream(
             provider=provider,
@@ -132,9 +135,6 @@ class Router:
 
     def status(self) -> dict[str, dict[str, object]]:
         return {name: upstream.status() for name, upstream in self._upstreams.items()}
-
-    def providers(self) -> list[Provider]:
-        return [u.provider for u in self._upstreams.values()]
 
     async def aclose(self) -> None:
         """Close every provider still routed (each closes its own pool or model thread)."""

@@ -10,6 +10,7 @@ the client has already seen cannot be taken back, and a second provider would no
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Protocol, TypeVar, cast
 
 import anyio
@@ -81,29 +82,22 @@ class InferenceService:
         if request.model_extra and request.model_extra.pop("tee", False):  # Cluster's flag, not sent upstream
             ctx.require_tee = True
         tee_only = ctx.require_tee or entry.model.tee
-        call = Call(ctx.id, ctx.user_id)
+        call = Call(ctx.user_id)
         if request.output_limit is None and ctx.payment is not None:
             # the hold (or the x402 price) must bound what can be generated
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
         try:
             # n choices may each generate up to the output cap
             await admit(ctx, entry, lambda: pricing.chat_bound(request, (request.output_limit or 0) * request.n))
+            route = (entry, Capability.CHAT)
             if not request.stream:
-                upstream, completion, attempts = await self._attempt(
-                    entry,
-                    Capability.CHAT,
-                    lambda p, m: _complete(_chat(p), request, m, call),
-                    tee_only,
-                    ctx.pinned_provider,
-                )
+                complete = lambda p, m: _complete(_chat(p), request, m, call)  # noqa: E731
+                upstream, completion, attempts = await self._attempt(*route, complete, tee_only, ctx.pinned_provider)
                 ctx.headers.update(completion.headers)
             else:
+                open_stream = lambda p, m: _open_stream(_chat(p), request, m, call)  # noqa: E731
                 upstream, (stream, first), attempts = await self._attempt(
-                    entry,
-                    Capability.CHAT,
-                    lambda p, m: _open_stream(_chat(p), request, m, call),
-                    tee_only,
-                    ctx.pinned_provider,
+                    *route, open_stream, tee_only, ctx.pinned_provider
                 )
                 ctx.headers.update(stream.headers)
         except BaseException:
@@ -120,7 +114,7 @@ class InferenceService:
         entry = await self._entry(request.model, ctx, expect_embedding=True)
         if ctx.require_tee or entry.model.tee:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves embeddings for '{entry.id}'")
-        call = Call(ctx.id, ctx.user_id)
+        call = Call(ctx.user_id)
         try:
             await admit(ctx, entry, lambda: pricing.embedding_bound(request))
             upstream, result, attempts = await self._attempt(
@@ -257,7 +251,7 @@ class InferenceService:
         first: bytes,
         ttft: float,
     ) -> _Relay:
-        def finish(outcome: str, cost: int) -> None:
+        def finish(outcome: str, cost: int, usage: Usage | None) -> None:
             status = {"ok": 200, "failed": 502, "abandoned": 499, "payment_failed": 402}[outcome]
             error = {
                 "ok": None,
@@ -271,7 +265,7 @@ class InferenceService:
                 upstream.name,
                 status,
                 attempts,
-                stream.usage,
+                usage,
                 ctx.elapsed_ms(),
                 cost=cost,
                 stream=True,
@@ -295,7 +289,7 @@ class _Relay:
         stream: ChunkStream,
         first: bytes,
         ttft: float,
-        finish: Callable[[str, int], None],
+        finish: Callable[[str, int, Usage | None], None],
     ) -> None:
         self._router, self._ctx, self._entry, self._upstream = router, ctx, entry, upstream
         self._stream, self._first, self._ttft, self._finish = stream, first, ttft, finish
@@ -339,13 +333,15 @@ class _Relay:
                 self._router.failed(self._upstream)
             else:
                 self._router.abandoned(self._upstream)
+            # one snapshot priced and recorded: a local producer may count on for a moment after aclose
+            usage = replace(self._stream.usage) if self._stream.usage else None
             try:
-                cost = await conclude(self._ctx, self._entry, self._stream.usage)  # what was generated is paid
+                cost = await conclude(self._ctx, self._entry, usage)  # what was generated is paid
             except ClusterError as error:  # the payment failed to settle: the stream ends with it
                 self._payment_error, cost = error, 0
-                self._finish("payment_failed", cost)
+                self._finish("payment_failed", cost, usage)
                 return
-            self._finish(self._outcome, cost)
+            self._finish(self._outcome, cost, usage)
 
 
 def _openai_error(error: ClusterError) -> dict[str, object]:

@@ -189,26 +189,6 @@ class Marketplace:
                 code="operator_not_approved",
             ) from None
 
-    async def rewrap_keys(self) -> int:
-        """Re-wrap every dataset key under the current master key (after adding a new one); returns how many
-        moved. The content is untouched: only the small wrapped keys change."""
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(select(DatasetRow.id, DatasetRow.master_id, DatasetRow.wrapped_key))).all()
-        moved = 0
-        for dataset_id, master_id, wrapped in rows:
-            if master_id == self._keys.current:
-                continue
-            key = self._keys.unwrap(master_id, bytes.fromhex(wrapped), dataset_id)
-            new_master, rewrapped = self._keys.wrap(key, dataset_id)
-            async with self._engine.begin() as connection:
-                await connection.execute(
-                    update(DatasetRow)
-                    .where(DatasetRow.id == dataset_id, DatasetRow.master_id == master_id)
-                    .values(master_id=new_master, wrapped_key=rewrapped.hex())
-                )
-            moved += 1
-        return moved
-
     # -- reading ------------------------------------------------------------------------------------------
     async def describe(self, slug: str, caller: Viewer) -> DatasetObject:
         row = await self._get(slug)

@@ -34,9 +34,9 @@ class Capability(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """Per-call context a provider may need: the request and the account it is served for."""
+    """Per-call context a provider may need, passed with every call (never through a context variable)."""
 
-    request_id: str
+    #: the account the call is served for (a confidential provider files the receipt under it)
     user_id: str | None = None
 
 
@@ -105,3 +105,12 @@ PROTOCOLS: dict[Capability, type] = {
     Capability.CHAT: ChatProvider,
     Capability.EMBEDDINGS: EmbeddingsProvider,
 }
+
+
+def check_capabilities(provider: Provider) -> None:
+    """A provider implements the protocol of every capability it declares (checked once, when it is routed to:
+    the router then trusts the declaration on every request)."""
+    for capability in provider.capabilities:
+        protocol = PROTOCOLS.get(capability)
+        if protocol is None or not isinstance(provider, protocol):
+            raise TypeError(f"provider {provider.name!r} declares {capability} but does not implement it")
