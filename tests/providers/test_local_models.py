@@ -130,3 +130,50 @@ async def test_base64_encoding_matches_floats(client: httpx.AsyncClient) -> None
 async def test_token_id_input_is_refused_by_the_local_model(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/embeddings", json={"model": "all-minilm-l6-v2", "input": [[1, 2, 3]]})
     assert response.status_code == 400 and response.json()["error"]["param"] == "input"
+
+
+async def test_content_as_a_list_of_text_parts(client: httpx.AsyncClient) -> None:
+    parts = [{"type": "text", "text": "Name a"}, {"type": "text", "text": "color."}]
+    body = {"model": "smollm2", "messages": [{"role": "user", "content": parts}], "max_tokens": 8, "seed": 1}
+    response = await client.post(CHAT, json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"].strip()
+
+
+async def test_an_agent_loop_turn_with_tool_calls_and_null_content(client: httpx.AsyncClient) -> None:
+    call = {"id": "call_1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+    messages = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 4}'},
+    ]
+    for stream in (False, True):
+        body = {"model": "smollm2", "messages": messages, "max_tokens": 8, "stream": stream}
+        response = await client.post(CHAT, json=body)
+        assert response.status_code == 200, response.text
+
+
+async def test_media_parts_are_refused_by_a_text_only_model(client: httpx.AsyncClient) -> None:
+    parts = [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "http://x/y.png"}}]
+    response = await client.post(CHAT, json={"model": "smollm2", "messages": [{"role": "user", "content": parts}]})
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages[0].content[1]"
+
+
+async def test_a_prompt_longer_than_the_context_is_a_400_before_any_work(client: httpx.AsyncClient) -> None:
+    long = " ".join(["word"] * 5000)
+    for stream in (False, True):
+        body = {"model": "smollm2", "messages": [{"role": "user", "content": long}], "stream": stream}
+        response = await client.post(CHAT, json=body)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["code"] == "context_length_exceeded" and error["param"] == "messages"
+        assert "2048" in error["message"]
+    assert (await client.post(CHAT, json={"model": "smollm2", "messages": HELLO, "max_tokens": 4})).status_code == 200
+
+
+async def test_logprobs_are_refused_with_the_parameter_named(client: httpx.AsyncClient) -> None:
+    for extra in ({"logprobs": True}, {"logprobs": True, "top_logprobs": 2}):
+        response = await client.post(CHAT, json={"model": "smollm2", "messages": HELLO, **extra})
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "logprobs"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
@@ -11,8 +9,6 @@ from starlette.responses import Response
 
 from cluster.api.responses import json_response
 from cluster.errors import ClusterError, UpstreamError
-
-log = logging.getLogger(__name__)
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -55,15 +51,10 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return json_response(body, status=exc.status_code, headers=exc.headers)
 
 
-async def _unexpected(_: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", exc_info=exc)
+def internal_error() -> Response:
+    """What an unexpected failure answers (``api.middleware.Unexpected``): nothing of the failure itself."""
     body = {
-        "error": {
-            "message": "Internal server error",
-            "type": "server_error",
-            "param": None,
-            "code": "internal_error",
-        }
+        "error": {"message": "Internal server error", "type": "server_error", "param": None, "code": "internal_error"}
     }
     return json_response(body, status=500)
 
@@ -72,4 +63,3 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ClusterError, _cluster_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)

@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cluster.api.errors import error_response
+from cluster.api.errors import error_response, internal_error
 from cluster.errors import PayloadTooLarge
+
+log = logging.getLogger("cluster.api")
+
+
+class Unexpected:
+    """The last line for an exception nothing else handled: OpenAI's 500 body (nothing of the exception in it),
+    logged here, and not re-raised. Starlette's own handler re-raises after answering, and uvicorn then closes the
+    connection, so a client's next request on it would meet a reset. Mid-stream there is nothing left to answer:
+    the stream just ends."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            if not started:
+                await internal_error()(scope, receive, send)
 
 
 class BodyLimit:

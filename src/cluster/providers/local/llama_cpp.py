@@ -9,13 +9,17 @@ defaults. ``n > 1`` runs the choices one after the other.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from cluster.errors import InvalidRequest, UnsupportedParameter
 from cluster.metering import Usage
 from cluster.providers.base import Call, Capability, Completion
 from cluster.providers.local.worker import ModelThread, ThreadStream
@@ -63,8 +67,12 @@ class LlamaCppProvider:
         self._thread.shutdown()
 
     def _kwargs(self, request: ChatCompletionRequest) -> dict[str, Any]:
+        if request.logprobs or request.top_logprobs:
+            # llama.cpp computes them only for a model loaded with logits for every token (logits_all): slower
+            # for every request, so this model does not offer them.
+            raise UnsupportedParameter("this local model does not return logprobs", param="logprobs")
         kwargs = request.model_dump(include=set(_PASSED), exclude_none=True)
-        kwargs["messages"] = [m.model_dump(exclude_none=True) for m in request.messages]
+        kwargs["messages"] = [_message(m.model_dump(exclude_none=True), i) for i, m in enumerate(request.messages)]
         kwargs["max_tokens"] = min(request.output_limit or self._context, self._context)
         if isinstance(kwargs.get("stop"), str):
             kwargs["stop"] = [kwargs["stop"]]
@@ -94,7 +102,8 @@ class LlamaCppProvider:
         usage = Usage()
         result: dict[str, Any] = {}
         for index in range(n):
-            result = llama.create_chat_completion(**kwargs)
+            with _context_checked():
+                result = llama.create_chat_completion(**kwargs)
             choice = result["choices"][0]
             choice["index"] = index
             choices.append(choice)
@@ -123,7 +132,7 @@ class LlamaCppProvider:
             done = usage.completion_tokens
             prompt: int | None = None
             generated = 0
-            for chunk in llama.create_chat_completion(stream=True, **kwargs):
+            for chunk in _checked(llama.create_chat_completion(stream=True, **kwargs)):
                 if prompt is None:
                     # When the first chunk arrives the context holds exactly the evaluated prompt.
                     prompt = usage.prompt_tokens = llama.n_tokens
@@ -147,6 +156,49 @@ class LlamaCppProvider:
             }
             stream.put(event(usage_chunk))
         stream.put(DONE)
+
+
+def _message(message: dict[str, Any], index: int) -> dict[str, Any]:
+    """A message as the GGUF's chat template can render it: text parts joined (the model reads text only; an image
+    or audio part is refused, naming it), and ``content`` always present (an assistant turn that only called
+    tools has none, and templates read it)."""
+    content = message.get("content")
+    if isinstance(content, list):
+        texts = []
+        for position, part in enumerate(content):
+            if part.get("type") != "text":
+                raise UnsupportedParameter(
+                    f"this model reads text only: a {part.get('type')!r} part cannot be sent to it",
+                    param=f"messages[{index}].content[{position}]",
+                )
+            texts.append(str(part.get("text", "")))
+        content = "\n".join(texts)
+    return {**message, "content": content or ""}
+
+
+_TOO_LONG = re.compile(r"Requested tokens \((\d+)\) exceed context window of (\d+)")
+
+
+@contextmanager
+def _context_checked() -> Iterator[None]:
+    """llama.cpp's refusal of a prompt longer than its context (raised before any evaluation) as a 400."""
+    try:
+        yield
+    except ValueError as error:
+        found = _TOO_LONG.search(str(error))
+        if found is None:
+            raise
+        tokens, context = found.groups()
+        raise InvalidRequest(
+            f"This model's maximum context length is {context} tokens; the messages take {tokens} tokens",
+            param="messages",
+            code="context_length_exceeded",
+        ) from None
+
+
+def _checked(chunks: Iterator[Any]) -> Iterator[Any]:
+    with _context_checked():
+        yield from chunks
 
 
 def _usage_json(usage: Usage) -> dict[str, int]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from cluster.errors import ClusterError
 from cluster.metering import Usage
 from cluster.providers.base import ProviderFailure
 
@@ -70,6 +71,8 @@ class ThreadStream:
         try:
             if not self.stopped:
                 produce(self)
+        except ClusterError as exc:  # the request's own fault (a prompt too long): the caller's error, no failover
+            self._send(exc)
         except Exception as exc:  # everything raised in the thread reaches the consumer
             self._send(ProviderFailure(self._name, f"{type(exc).__name__}: {exc}"))
         finally:
