@@ -11,6 +11,7 @@ from cluster.api.responses import json_response
 from cluster.errors import ClusterError, UpstreamError
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_SOURCES = {"body", "query", "path", "header", "cookie"}
 
 
 def error_response(error: ClusterError) -> Response:
@@ -27,7 +28,9 @@ async def _cluster_error(_: Request, exc: Exception) -> Response:
 async def _validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    loc = [str(part) for part in first.get("loc", ())]
+    if loc and loc[0] in _SOURCES:  # OpenAI names the parameter, not where it was sent
+        loc = loc[1:]
     param = ".".join(loc) or None
     if first.get("type") == "json_invalid":
         message, param = "The request body is not valid JSON", None

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from cluster.auth.principal import Role, Scope
+from cluster.wire.bounds import INT32, INT64
 
 
 class KeyCreateRequest(BaseModel):
@@ -15,9 +16,9 @@ class KeyCreateRequest(BaseModel):
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.READ, Scope.WRITE], min_length=1)
     models: list[str] | None = Field(None, description="allow-list of model ids; None allows all")
     expires_at: datetime | None = None
-    expires_in_days: float | None = Field(None, gt=0)
-    rpm: int | None = Field(None, ge=1, description="requests/minute override for this key")
-    tpm: int | None = Field(None, ge=1, description="tokens/minute override for this key")
+    expires_in_days: float | None = Field(None, gt=0, le=36_500)
+    rpm: int | None = Field(None, ge=1, le=INT32, description="requests/minute override for this key")
+    tpm: int | None = Field(None, ge=1, le=INT64, description="tokens/minute override for this key")
     tee_only: bool = Field(False, description="this key's chat requests go only to attested confidential providers")
     user_id: str | None = Field(None, description="admin only: create the key for another user")
 

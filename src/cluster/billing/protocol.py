@@ -6,10 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from cluster.wire.bounds import PositiveMicroUSDC
+
 
 class AdjustRequest(BaseModel):
     user_id: str
-    amount: int = Field(gt=0, description="micro-USDC")
+    amount: PositiveMicroUSDC
     idempotency_key: str = Field(min_length=1, max_length=160)
     memo: str | None = Field(None, max_length=200)
 

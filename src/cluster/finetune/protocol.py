@@ -42,10 +42,16 @@ class FileDeleted(BaseModel):
     deleted: bool = True
 
 
+def _bounded(low: float, high: float) -> Any:
+    """ "auto" or a number in [low, high]: checked by the validators below (a bound inside the union would name the
+    union's branch in the error's param), stated in the OpenAPI spec here."""
+    return Field("auto", json_schema_extra={"minimum": low, "maximum": high})
+
+
 class Hyperparameters(BaseModel):
-    n_epochs: int | Literal["auto"] = "auto"
-    batch_size: int | Literal["auto"] = "auto"
-    learning_rate_multiplier: float | Literal["auto"] = "auto"
+    n_epochs: int | Literal["auto"] = _bounded(1, 50)
+    batch_size: int | Literal["auto"] = _bounded(1, 256)
+    learning_rate_multiplier: float | Literal["auto"] = _bounded(0, 10)
 
     @field_validator("n_epochs")
     @classmethod

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from cluster.wire.bounds import INT64, MAX_MICRO_USDC
+
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,62})[a-z0-9]$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 
@@ -24,7 +26,7 @@ class Access(IntEnum):
 class DatasetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str
-    price: int = Field(ge=0, description="USDC base units (micro-USDC)")
+    price: int = Field(ge=0, le=MAX_MICRO_USDC, description="USDC base units (micro-USDC)")
     category: Literal["nlp", "vision", "audio", "medical", "financial", "social", "code", "other"]
     license: str = Field("proprietary", max_length=64)
     description: str = Field("", max_length=10_000)
@@ -50,7 +52,7 @@ class DatasetUpdate(BaseModel):
     """Listing fields change here; ``price`` changes on chain, sent by the service's signer, which the holder
     must have approved as operator on the NFT (``setApprovalForAll``)."""
 
-    price: int | None = Field(None, ge=0, description="micro-USDC; 0 takes it off sale")
+    price: int | None = Field(None, ge=0, le=MAX_MICRO_USDC, description="micro-USDC; 0 takes it off sale")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=10_000)
     license: str | None = Field(None, max_length=64)
@@ -97,7 +99,7 @@ class PreviewObject(BaseModel):
 
 class WalletLink(BaseModel):
     address: str
-    issued_at: int = Field(description="unix seconds in the signed message; at most 10 minutes old")
+    issued_at: int = Field(ge=0, le=INT64, description="unix seconds in the signed message; at most 10 minutes old")
     signature: str
 
     @field_validator("address")

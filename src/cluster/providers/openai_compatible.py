@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from cluster.errors import UpstreamError
+from cluster.errors import InvalidRequest, UpstreamError
 from cluster.metering import Usage
 from cluster.providers.base import Call, Capability, Completion, EmbeddingResult, ProviderFailure
 from cluster.settings import ProviderConfig
@@ -61,7 +61,7 @@ class OpenAIUpstream:
         payload["model"] = upstream_model
         if request.stream:  # ask for usage even when the client did not, so that metering never has to guess
             payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
-        return orjson.dumps(payload)
+        return _encoded(payload)
 
     @staticmethod
     def _completion(request: ChatCompletionRequest, body: bytes) -> Completion:
@@ -119,7 +119,7 @@ class OpenAICompatibleProvider(OpenAIUpstream):
     async def embed(self, request: EmbeddingRequest, upstream_model: str, call: Call) -> EmbeddingResult:
         payload = request.model_dump(exclude_unset=True)
         payload["model"] = upstream_model
-        body = await self._post("embeddings", orjson.dumps(payload))
+        body = await self._post("embeddings", _encoded(payload))
         return EmbeddingResult(body, _usage_of(body))
 
 
@@ -182,6 +182,20 @@ class UpstreamStream:
             self._response.release()  # the connection goes back to the pool
         else:
             self._response.close()  # a half-read body cannot be reused
+
+
+def _encoded(payload: dict[str, Any]) -> bytes:
+    """The JSON sent upstream. Parameters passed through unchecked (an engine's own) may hold what JSON cannot
+    carry here (an integer past 64 bits): that is the caller's error, naming the parameter."""
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        for name, value in payload.items():
+            try:
+                orjson.dumps(value)
+            except orjson.JSONEncodeError as error:
+                raise InvalidRequest(f"{name} cannot be sent: {error}", param=name) from None
+        raise
 
 
 async def _tapped(chunks: AsyncIterator[bytes], tap: Callable[[bytes], None]) -> AsyncIterator[bytes]:

@@ -6,10 +6,13 @@ upstreams untouched.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cluster.wire.bounds import INT32, Int64, Tokens
+
+TokenId = Annotated[int, Field(ge=0, le=INT32)]
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
@@ -63,14 +66,14 @@ class ChatCompletionRequest(_Passthrough):
     response_format: ResponseFormat | None = None
     n: int = Field(1, ge=1, le=16)
     stop: str | list[str] | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
-    seed: int | None = None
+    max_tokens: Tokens | None = None
+    max_completion_tokens: Tokens | None = None
+    seed: Int64 | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, ge=0, le=1)
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
-    logit_bias: dict[str, float] | None = None
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = Field(None, ge=0, le=20)
     user: str | None = None
@@ -117,9 +120,9 @@ class ChatCompletion(_Passthrough):
 
 class EmbeddingRequest(_Passthrough):
     model: str = Field(min_length=1)
-    input: str | list[str] | list[int] | list[list[int]]
+    input: str | list[str] | list[TokenId] | list[list[TokenId]]
     encoding_format: Literal["float", "base64"] = "float"
-    dimensions: int | None = Field(None, ge=1)
+    dimensions: int | None = Field(None, ge=1, le=65_536)
     user: str | None = None
 
     @model_validator(mode="after")

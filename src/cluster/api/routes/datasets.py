@@ -43,6 +43,7 @@ from cluster.marketplace.protocol import (
 from cluster.marketplace.service import Viewer
 from cluster.marketplace.wallets import signed_wallet
 from cluster.payments.payment import X402Payment
+from cluster.wire.bounds import MAX_OFFSET
 
 # Datasets, wallets, earnings and royalties: all the marketplace's, all off with it.
 router = APIRouter(prefix="/v1", tags=["marketplace"], dependencies=[Depends(marketplace_enabled)])
@@ -97,7 +98,7 @@ async def browse(
     q: str | None = None,
     sort: str = Query("newest", pattern="^(newest|price|name)$"),
     limit: int = Query(20, ge=1, le=100),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> DatasetList:
     return await market.browse(caller, category, q, sort, limit, offset)
 
