@@ -13,6 +13,7 @@ from cluster.cli import app
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CLUSTER_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CLUSTER_LOCAL__ENABLED", "false")
+    monkeypatch.setenv("CLUSTER_CHAIN__ENABLED", "false")
     runner = CliRunner()
 
     def invoke(*args: str, code: int = 0) -> str:
@@ -51,3 +52,39 @@ def test_rotate_keys_needs_no_chain(run) -> None:  # type: ignore[no-untyped-def
 def test_models_lists_the_catalog_the_service_serves(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("CLUSTER_PROVIDERS", '[{"name": "up", "base_url": "http://127.0.0.1:9/v1", "models": ["m"]}]')
     assert "via up" in run("models")
+
+
+def test_the_readme_first_call_works_after_admin_init(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """README: `cluster admin init`, then a chat with the bundled model, and nothing else."""
+    import asyncio
+
+    import httpx
+
+    from cluster.app import create_app
+    from cluster.settings import Settings
+
+    out = run("admin", "init")
+    assert "development balance: 10 USDC" in out
+    key = out.split("\n")[2].strip()
+
+    async def chat() -> httpx.Response:
+        app = create_app(Settings(data_dir=tmp_path, chain={"enabled": False}, local={"enabled": True}))
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as http,
+        ):
+            body = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+            return await http.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
+
+    response = asyncio.run(chat())
+    assert response.status_code == 200, response.text
+
+
+def test_a_configured_database_gets_no_development_balance(  # type: ignore[no-untyped-def]
+    run, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> None:
+    monkeypatch.setenv("CLUSTER_DATABASE_URL", postgres_url)
+    out = run("admin", "init")
+    admin_id = out.split("admin user: ")[1].split()[0]
+    assert "development balance" not in out
+    assert json.loads(run("balance", admin_id))["available"] == 0

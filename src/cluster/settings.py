@@ -140,6 +140,13 @@ class AuthSettings(BaseModel):
         None, description="HMAC secret for API-key hashes; default: generated once into <data_dir>/key_secret"
     )
     cache_ttl: float = Field(2.0, ge=0, description="seconds a looked-up key is trusted before re-reading it")
+    dev_credit: int = Field(
+        10_000_000,
+        ge=0,
+        le=10**15,
+        description="micro-USDC credited to the first admin by `cluster admin init` on the embedded default (SQLite "
+        "in the data dir), so the README's first call works; never with a configured database_url",
+    )
 
 
 class BillingSettings(BaseModel):

@@ -74,9 +74,24 @@ def _micro(amount: str) -> int:
 
 @admin_app.command("init")
 def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
-    """Create the first admin and print its API key (shown once)."""
-    user, key = _run(config, lambda s: s.auth.init_admin(name))
-    typer.echo(f"admin user: {user.id}\nAPI key (store it now, it is not shown again):\n{key.key}")
+    """Create the first admin and print its API key (shown once). On the embedded default (SQLite in the data dir)
+    the admin also gets ``auth.dev_credit`` (10 USDC) to try the API with; a configured database gets nothing."""
+
+    async def job(services: Services) -> tuple[str, str, int]:
+        user, key = await services.auth.init_admin(name)
+        settings = services.settings
+        credit = settings.auth.dev_credit if settings.database_url is None else 0
+        if credit:
+            memo = "development balance (embedded default)"
+            await services.billing.credit(
+                AdjustRequest(user_id=user.id, amount=credit, idempotency_key="dev", memo=memo)
+            )
+        return user.id, key.key, credit
+
+    user_id, key, credit = _run(config, job)
+    typer.echo(f"admin user: {user_id}\nAPI key (store it now, it is not shown again):\n{key}")
+    if credit:
+        typer.echo(f"development balance: {Decimal(credit) / 1_000_000} USDC (auth.dev_credit; embedded default only)")
 
 
 @users_app.command("create")
