@@ -126,6 +126,11 @@ class LocalModelSettings(BaseModel):
     chat_context: int = 2048
     threads: int | None = None
     max_queue: int = Field(32, ge=1, description="local requests waiting or running before 503")
+    reproducible: bool = Field(
+        True,
+        description="greedy (temperature 0) and seeded chat requests give the same text every time: they start from "
+        "an empty context, paying for the prompt's evaluation where the cache would have reused it",
+    )
 
 
 class RequestLogSettings(BaseModel):

@@ -131,6 +131,7 @@ class FineTunedModels:
                 name,
                 self._base_paths[row.model],
                 context=self._settings.local.chat_context,
+                reproducible=self._settings.local.reproducible,
                 threads=self._settings.local.threads,
                 lora_path=Path(row.adapter_path),
             )

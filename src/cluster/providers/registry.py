@@ -41,7 +41,10 @@ def build_provider(config: ProviderConfig, settings: Settings, tee: Tee) -> Prov
         return OpenAICompatibleProvider(config)
     if config.kind == "llama_cpp":
         path = config.model_path or assets.smollm2_gguf()
-        return LlamaCppProvider(config.name, path, context=settings.local.chat_context, threads=threads)
+        local = settings.local
+        return LlamaCppProvider(
+            config.name, path, context=local.chat_context, threads=threads, reproducible=local.reproducible
+        )
     if config.kind == "minilm_onnx":
         path = config.model_path or assets.minilm_onnx()
         return MiniLMProvider(config.name, path, assets.minilm_tokenizer(), threads=threads)

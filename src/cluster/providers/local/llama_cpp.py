@@ -47,9 +47,18 @@ class LlamaCppProvider:
     tee = False
 
     def __init__(
-        self, name: str, model_path: Path, *, context: int, threads: int | None, lora_path: Path | None = None
+        self,
+        name: str,
+        model_path: Path,
+        *,
+        context: int,
+        threads: int | None,
+        lora_path: Path | None = None,
+        reproducible: bool = True,
     ) -> None:
+        """``reproducible``: greedy and seeded requests start from an empty context (``local.reproducible``)."""
         self.name = name
+        self._reproducible = reproducible
         self._path = model_path
         self._lora = lora_path
         self._context = context
@@ -61,10 +70,18 @@ class LlamaCppProvider:
         kwargs = self._kwargs(request)
         if request.stream:
             return self._thread.stream(lambda s: self._produce(s, kwargs, request, upstream_model))
-        return await self._thread.run(lambda: self._complete(kwargs, request.n, upstream_model))
+        fresh = self._fresh(request)
+        return await self._thread.run(lambda: self._complete(kwargs, request.n, upstream_model, fresh))
 
     async def aclose(self) -> None:
         self._thread.shutdown()
+
+    def _fresh(self, request: ChatCompletionRequest) -> bool:
+        """Greedy (``temperature: 0``) or seeded requests give the same text every time, so they start from an empty
+        context: llama.cpp would otherwise reuse the previous request's cached prefix, and a prompt evaluated in
+        other batch splits gives slightly different logits (another word, now and then). The cost is the prompt's
+        evaluation, which a cache hit would have skipped (bench/local_models.py measures it)."""
+        return self._reproducible and (request.temperature == 0 or request.seed is not None)
 
     def _kwargs(self, request: ChatCompletionRequest) -> dict[str, Any]:
         if request.logprobs or request.top_logprobs:
@@ -96,12 +113,14 @@ class LlamaCppProvider:
             )
         return self._llama
 
-    def _complete(self, kwargs: dict[str, Any], n: int, model: str) -> Completion:
+    def _complete(self, kwargs: dict[str, Any], n: int, model: str, fresh: bool) -> Completion:
         llama = self._model()
         choices: list[dict[str, Any]] = []
         usage = Usage()
         result: dict[str, Any] = {}
         for index in range(n):
+            if fresh:
+                llama.reset()
             with _context_checked():
                 result = llama.create_chat_completion(**kwargs)
             choice = result["choices"][0]
@@ -132,6 +151,8 @@ class LlamaCppProvider:
             done = usage.completion_tokens
             prompt: int | None = None
             generated = 0
+            if self._fresh(request):
+                llama.reset()
             for chunk in _checked(llama.create_chat_completion(stream=True, **kwargs)):
                 if prompt is None:
                     # When the first chunk arrives the context holds exactly the evaluated prompt.
