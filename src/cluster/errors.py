@@ -17,7 +17,8 @@
     ├── PayloadTooLarge (413)
     ├── RateLimited (429 rate_limit_exceeded)
     ├── ServiceUnavailable (503: a dependency such as Redis is down and policy is to refuse)
-    │   └── ChainUnavailable (503: the chain's JSON-RPC node cannot be reached)
+    │   ├── ChainUnavailable (503: the chain's JSON-RPC node cannot be reached)
+    │   └── DatabaseUnavailable (503 with Retry-After: the database cannot be reached)
     ├── UpstreamError (status and body of an upstream's own 4xx, passed through)
     └── ProviderUnavailable (503: no provider could serve the request)
         └── Overloaded (503: every provider at capacity)
@@ -160,6 +161,10 @@ class ServiceUnavailable(ClusterError):
 
 class ChainUnavailable(ServiceUnavailable):
     code = "chain_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
 
 
 class UpstreamError(ClusterError):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from cluster.api.responses import json_response
-from cluster.errors import ClusterError, UpstreamError
+from cluster.db.errors import unreachable
+from cluster.errors import ClusterError, DatabaseUnavailable, UpstreamError
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 _SOURCES = {"body", "query", "path", "header", "cookie"}
@@ -62,7 +64,17 @@ def internal_error() -> Response:
     return json_response(body, status=500)
 
 
+async def _database_unreachable(request: Request, exc: Exception) -> Response:
+    """A request that cannot reach the database is told to come back (503, Retry-After), not that we failed."""
+    if not unreachable(exc):
+        raise exc  # a bug, not an outage: the last handler (api.middleware.Unexpected) answers 500
+    unavailable = DatabaseUnavailable("the database cannot be reached; retry shortly", headers={"retry-after": "1"})
+    return error_response(unavailable)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(ClusterError, _cluster_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(SQLAlchemyError, _database_unreachable)
+    app.add_exception_handler(OSError, _database_unreachable)

@@ -13,7 +13,7 @@ from cluster.settings import Settings
 
 @asynccontextmanager
 async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[RequestLogWriter]:
-    writer = RequestLogWriter(engine, settings.request_log)
+    writer = RequestLogWriter(engine, settings.request_log, settings.data_dir / "request-log-spool")
     writer.start()
     try:
         yield writer

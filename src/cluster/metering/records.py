@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from cluster.metering.units import Usage
+from cluster.metering.units import QUANTITIES, Usage
 
 
 @dataclass(slots=True)
@@ -47,3 +48,13 @@ class RequestRecord:
             "ttft_ms": self.ttft_ms,
             "created_at": self.created_at,
         }
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> RequestRecord:
+        """The record back from its row (a spooled one)."""
+        fields = dict(row)
+        counts = {name: int(fields.pop(name, 0)) for name in QUANTITIES}
+        usage = Usage(**counts, estimated=bool(fields.pop("usage_estimated", False)))
+        created = fields.pop("created_at")
+        at = datetime.fromisoformat(created) if isinstance(created, str) else created
+        return cls(**fields, usage=usage, created_at=at)

@@ -1,14 +1,26 @@
 """Request-log rows leave the request path through an in-memory queue; one task writes them in batches
-(one multi-row INSERT per ``batch_size`` rows or ``flush_interval`` seconds, whichever comes first)."""
+(one multi-row INSERT per ``batch_size`` rows or ``flush_interval`` seconds, whichever comes first).
+
+Nothing is lost to a database outage: royalties and usage analytics are computed from these rows. A batch that
+fails is retried (backing off) until it is written; rows are inserted idempotently by request id (a retry after
+a commit whose answer was lost writes nothing twice) and rolled up only when inserted. Past ``max_pending`` rows
+in memory, or when the process stops with the database still down, rows go to a spool file beside the data
+(``<data_dir>/request-log-spool/``), which the writer drains once the database answers, and which the next
+process to start drains if this one died first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import uuid
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
-from sqlalchemy import Table, insert
+import orjson
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -29,21 +41,35 @@ class _Marker:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
+RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # seconds between attempts at a failed batch, doubling
+
+
 class RequestLogWriter:
-    def __init__(self, engine: AsyncEngine, settings: RequestLogSettings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: RequestLogSettings, spool_dir: Path | None = None) -> None:
+        """``spool_dir``: where rows wait for the database when memory is full or the process stops (None: they
+        are dropped and counted)."""
         self._engine = engine
         self._settings = settings
         self._queue: asyncio.Queue[RequestRecord | _Marker] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._spool_dir = spool_dir
+        self._spool: IO[bytes] | None = None
+        self._stopping = False
         self.dropped = 0
         self.written = 0
+        self.spooled = 0
+        self.retries = 0
 
     def record(self, record: RequestRecord) -> None:
-        """Never blocks or raises: past ``max_pending`` rows (database down for long) it drops and counts."""
+        """Never blocks or raises: past ``max_pending`` rows (the database down for long) rows are spooled."""
         if self._queue.qsize() >= self._settings.max_pending:
-            self.dropped += 1
+            self._spool_rows([record])
             return
         self._queue.put_nowait(record)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="request-log-writer")
@@ -53,9 +79,14 @@ class RequestLogWriter:
         await self._barrier(stop=False)
 
     async def stop(self) -> None:
-        """Write what is queued, then end the writer task (it is never cancelled mid-batch)."""
+        """Write what is queued (or spool it, if the database is down), then end the writer task (it is never
+        cancelled mid-batch)."""
+        self._stopping = True
         await self._barrier(stop=True)
         self._task = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
     async def _barrier(self, *, stop: bool) -> None:
         if self._task is None or self._task.done():
@@ -68,6 +99,7 @@ class RequestLogWriter:
         await marker.done
 
     async def _run(self) -> None:
+        await self._drain()  # what an earlier process left
         while True:
             first = await self._queue.get()
             batch: list[RequestRecord] = []
@@ -96,16 +128,88 @@ class RequestLogWriter:
         return batch, None
 
     async def _write(self, batch: list[RequestRecord]) -> None:
-        if not batch:
+        delay = RETRY_FIRST
+        while batch:
+            try:
+                self.written += await _insert(self._engine, batch)
+            except (SQLAlchemyError, OSError) as error:  # the writer outlives any database trouble
+                if self._stopping:
+                    log.warning("request log: database unavailable at stop (%s): %d rows spooled", error, len(batch))
+                    self._spool_rows(batch)
+                    return
+                self.retries += 1
+                log.warning("request log: %d rows not written (%s); retrying in %.1fs", len(batch), error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if self._spool is not None and not self._stopping:  # the database is back: what waited goes in
+                self._spool.close()
+                self._spool = None
+                await self._drain()
+            return
+
+    def _spool_rows(self, rows: list[RequestRecord]) -> None:
+        if self._spool_dir is None:
+            self.dropped += len(rows)
             return
         try:
-            async with self._engine.begin() as connection:
-                await connection.execute(insert(RequestLog), [record.row() for record in batch])
-                await _roll_up(connection, batch)
-            self.written += len(batch)
-        except (SQLAlchemyError, OSError, RuntimeError):  # the writer must outlive any database trouble
-            log.exception("request log: dropped a batch of %d rows", len(batch))
-            self.dropped += len(batch)
+            if self._spool is None:
+                self._spool_dir.mkdir(parents=True, exist_ok=True)
+                self._spool = (self._spool_dir / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl").open("ab")
+            self._spool.write(b"".join(orjson.dumps(row.row()) + b"\n" for row in rows))
+            self._spool.flush()
+            self.spooled += len(rows)
+        except OSError:
+            log.exception("request log: %d rows could not be spooled", len(rows))
+            self.dropped += len(rows)
+
+    async def _drain(self) -> None:
+        """Write every spooled file that no live process is writing or draining: each is claimed by an atomic
+        rename first, so two processes never drain one file; a claim whose process died is taken over."""
+        if self._spool_dir is None or not self._spool_dir.is_dir():
+            return
+        for path in sorted(self._spool_dir.iterdir()):
+            owner = path.name.split("-", 1)[0].removeprefix("claimed.")
+            if self._spool is not None and path == Path(self._spool.name):
+                continue  # still being written
+            if owner.isdigit() and int(owner) != os.getpid() and _alive(int(owner)):
+                continue  # another live process's
+            claimed = path.with_name(f"claimed.{os.getpid()}-{path.name.split('-', 1)[-1]}")
+            try:
+                path.rename(claimed)
+                rows = [RequestRecord.from_row(orjson.loads(line)) for line in claimed.read_bytes().splitlines()]
+            except (OSError, orjson.JSONDecodeError, TypeError, ValueError):
+                log.exception("request log: cannot read the spool file %s", path)
+                continue
+            for start in range(0, len(rows), self._settings.batch_size):
+                try:
+                    self.written += await _insert(self._engine, rows[start : start + self._settings.batch_size])
+                except (SQLAlchemyError, OSError):
+                    return  # still down: the claim stays; this or the next process takes it over
+            claimed.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+async def _insert(engine: AsyncEngine, batch: list[RequestRecord]) -> int:
+    """Insert the rows not written yet (by request id) and roll up exactly those, in one transaction."""
+    table: Table = RequestLog.__table__  # type: ignore[assignment]
+    async with engine.begin() as connection:
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
+        inserted = {row[0] for row in (await connection.execute(statement, [r.row() for r in batch])).all()}
+        fresh = [record for record in batch if record.id in inserted]
+        if fresh:
+            await _roll_up(connection, fresh)
+    return len(fresh)
 
 
 _USAGE_SUMS = ("requests", "errors", *QUANTITIES, "cost")
