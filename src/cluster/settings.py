@@ -77,8 +77,12 @@ class ProviderConfig(BaseModel):
     allow_simulated: bool = Field(False, description="tee: accept a simulated enclave's quote (development only)")
     attestation_interval: float = Field(300.0, gt=0, description="tee: seconds between fresh attestations")
     pccs_url: str = Field("https://pccs.phala.network", description="tee: where DCAP collateral is fetched")
-    allowed_compose_hashes: list[str] = Field(
-        [], description="tee: hex compose hashes accepted without the on-chain registry (one of the two is required)"
+    allowed_compose_hashes: list[str] = Field([], description="tee: hex compose hashes (builds) this provider may run")
+    compose_policy: Literal["either", "registry", "allow_list"] = Field(
+        "either",
+        description="tee: which builds are trusted: `either` one listed in allowed_compose_hashes or allowed on the "
+        "chain's ComposeRegistry (`cluster tee allow`); `registry`: on chain only (revocation is final); "
+        "`allow_list`: the configured list only",
     )
     allowed_mrtd: list[str] = Field([], description="tee: hex MRTDs (TD images) accepted; empty: any")
     nvidia_jwks: str = Field(

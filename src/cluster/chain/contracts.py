@@ -174,6 +174,12 @@ class ComposeRegistry(_Bound):
     async def remove(self, compose_hash: bytes) -> Receipt:
         return await self._send("removeComposeHash", compose_hash)
 
+    async def allowed_hashes(self, from_block: int = 0) -> list[bytes]:
+        """Every hash ever added (from the events) that is allowed now, in the order first added."""
+        logs = await self.client.call(self.contract.events.ComposeHashAdded.get_logs(from_block=from_block))
+        added = list(dict.fromkeys(bytes(log["args"]["composeHash"]) for log in logs))
+        return [compose_hash for compose_hash in added if await self.allowed(compose_hash)]
+
 
 class Contracts:
     """Every contract of one deployment, bound to one client."""

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cluster.settings import Settings
+from cluster.settings import ContractAddresses, Settings
 
 chain_app = typer.Typer(no_args_is_help=True, help="Contracts, the embedded dev chain and deployments.")
 
@@ -36,20 +36,25 @@ def up(config: ConfigOption = None) -> None:
         devchain.stop()
 
 
+def target(settings: Settings) -> tuple[str, ContractAddresses | None]:
+    """The configured chain's RPC and contracts, or the embedded dev chain's (its deployment file)."""
+    from cluster.chain.deployment import Deployment
+    from cluster.chain.devchain import DevChain
+
+    chain = settings.chain
+    devchain = DevChain(settings.data_dir, chain.dev)
+    addresses = chain.addresses
+    if addresses is None and (deployment := Deployment.read(devchain.deployment_file)):
+        addresses = deployment.addresses
+    return chain.rpc_url or devchain.url, addresses
+
+
 @chain_app.command("status")
 def status(config: ConfigOption = None) -> None:
     """Chain id, head block and contract addresses of the configured chain (or the dev chain)."""
     from cluster.chain.client import ChainClient
-    from cluster.chain.deployment import Deployment
-    from cluster.chain.devchain import DevChain
 
-    settings = Settings.load(config)
-    chain = settings.chain
-    devchain = DevChain(settings.data_dir, chain.dev)
-    url = chain.rpc_url or devchain.url
-    addresses = chain.addresses
-    if addresses is None and (deployment := Deployment.read(devchain.deployment_file)):
-        addresses = deployment.addresses
+    url, addresses = target(Settings.load(config))
 
     async def main() -> None:
         client = await ChainClient.connect(url)

@@ -102,6 +102,7 @@ def _register() -> None:
     app.add_typer(finetune.royalties_app, name="royalties")
     app.command("verify")(tee.verify)
     app.add_typer(tee.enclave_app, name="enclave")
+    app.add_typer(tee.tee_app, name="tee")
 
 
 _register()

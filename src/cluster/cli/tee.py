@@ -5,16 +5,89 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
+from cluster.errors import ClusterError
 from cluster.tee.attestation import nvidia_keys
 from cluster.tee.errors import VerificationFailed
 from cluster.tee.receipts import Receipt, verify_receipt
 
+if TYPE_CHECKING:
+    from cluster.chain.contracts import ComposeRegistry
+
+T = TypeVar("T")
+
 enclave_app = typer.Typer(no_args_is_help=True, help="The simulated enclave (development only: no TEE).")
+tee_app = typer.Typer(no_args_is_help=True, help="Enclave builds (compose hashes) allowed on the ComposeRegistry.")
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="cluster.toml to read")]
+HashArgument = Annotated[str, typer.Argument(help="the build's compose hash (64 hex, 0x optional)")]
+
+
+@tee_app.command("allow")
+def allow(compose_hash: HashArgument, config: ConfigOption = None) -> None:
+    """Allow a build on chain (the registry owner's key: chain.signer_key; on the dev chain, the deployer's)."""
+    _registry_call(config, lambda registry, _: registry.add(_hash(compose_hash)))
+    typer.echo(f"allowed {_hash(compose_hash).hex()}")
+
+
+@tee_app.command("revoke")
+def revoke(compose_hash: HashArgument, config: ConfigOption = None) -> None:
+    """Revoke a build: every provider running it fails attestation from its next check on."""
+    _registry_call(config, lambda registry, _: registry.remove(_hash(compose_hash)))
+    typer.echo(f"revoked {_hash(compose_hash).hex()}")
+
+
+@tee_app.command("list")
+def list_allowed(config: ConfigOption = None) -> None:
+    """The builds allowed now (from the registry's events, each checked against its current state)."""
+    for compose_hash in _registry_call(config, lambda registry, start: registry.allowed_hashes(start)):
+        typer.echo(compose_hash.hex())
+
+
+def _hash(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text.lower().removeprefix("0x"))
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise typer.BadParameter("a compose hash is 32 bytes of hex", param_hint="COMPOSE_HASH")
+    return value
+
+
+def _registry_call(config: Path | None, call: Callable[[ComposeRegistry, int], Awaitable[T]]) -> T:
+    """``call(registry, deployment block)`` against the configured chain's ComposeRegistry, signed by the owner."""
+    from cluster.chain.client import ChainClient
+    from cluster.chain.contracts import ComposeRegistry
+    from cluster.chain.devchain import DEPLOYER_INDEX, dev_key
+    from cluster.cli.chain import target
+    from cluster.settings import Settings
+
+    settings = Settings.load(config)
+    url, addresses = target(settings)
+    registry = addresses.compose_registry if addresses else None
+    if registry is None:
+        typer.echo("no ComposeRegistry deployed on this chain (chain.addresses.compose_registry)", err=True)
+        raise typer.Exit(1)
+    chain = settings.chain
+    key = chain.signer_key.get_secret_value() if chain.signer_key else None
+    key = key or (dev_key(DEPLOYER_INDEX) if chain.embedded else None)
+
+    async def main() -> T:
+        client = await ChainClient.connect(url, signer_key=key)
+        try:
+            return await call(ComposeRegistry(client, registry), addresses.start_block if addresses else 0)
+        finally:
+            await client.close()
+
+    try:
+        return asyncio.run(main())
+    except ClusterError as error:
+        typer.echo(f"error: {error.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 def verify(
@@ -72,5 +145,7 @@ def serve(
 
     from cluster.devservers.enclave import create_enclave_app, local_enclave
 
+    simulated = local_enclave()
     typer.echo(f"SIMULATED enclave (no TEE) on http://{host}:{port}/v1")
-    uvicorn.run(create_enclave_app(local_enclave()), host=host, port=port, log_level="warning")
+    typer.echo(f"compose hash: {simulated.compose_hash.hex()}  (trust it with: cluster tee allow <hash>)")
+    uvicorn.run(create_enclave_app(simulated), host=host, port=port, log_level="warning")

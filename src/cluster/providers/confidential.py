@@ -55,6 +55,7 @@ class ConfidentialProvider(OpenAIUpstream):
             allowed_mrtd=frozenset(h.lower().removeprefix("0x") for h in config.allowed_mrtd),
             nvidia_jwks=config.nvidia_jwks,
             compose_allowed=compose_allowed,
+            compose_policy=config.compose_policy,
         )
 
     @property

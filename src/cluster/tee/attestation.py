@@ -46,6 +46,7 @@ class Attestor:
         allowed_mrtd: frozenset[str] = frozenset(),
         nvidia_jwks: str | None = None,
         compose_allowed: Callable[[bytes], Awaitable[bool]] | None = None,
+        compose_policy: str = "either",
     ) -> None:
         """``fetch(path, query)`` GETs the provider's JSON; ``save`` stores a verified bundle (returns its digest)."""
         self._fetch = fetch
@@ -61,7 +62,22 @@ class Attestor:
         self._lock = asyncio.Lock()
         #: async compose-hash check against the on-chain registry (None: the allow-list decides)
         self._compose_allowed = compose_allowed
+        self._policy = compose_policy
         self.last_error: str | None = None
+
+    async def _build_trusted(self, compose_hash: str) -> bool:
+        """The build must be one we chose to trust, by the provider's ``compose_policy``: in its configured
+        allow-list, allowed on the chain's ComposeRegistry, or either."""
+        listed = compose_hash.lower() in self._allowed_compose
+        if self._policy == "allow_list" or (self._policy == "either" and self._compose_allowed is None):
+            if not self._allowed_compose:
+                raise VerificationFailed(
+                    "registry", f"compose_policy = {self._policy}: allowed_compose_hashes is empty"
+                )
+            return listed
+        if self._compose_allowed is None:
+            raise VerificationFailed("registry", "compose_policy = registry, but no ComposeRegistry is deployed")
+        return (self._policy == "either" and listed) or await self._compose_allowed(bytes.fromhex(compose_hash))
 
     @property
     def verified(self) -> bool:
@@ -98,15 +114,7 @@ class Attestor:
         bundle = bundle_of(report, nonce)
         if not bundle.intel_quote.startswith(_SIMULATED_HEX):
             bundle = bundle.model_copy(update={"collateral": await collateral(self._pccs_url, bundle.intel_quote)})
-        # the build must be one we chose to trust: on chain, or in the provider's configured allow-list
-        if self._compose_allowed is not None:
-            allowed = await self._compose_allowed(bytes.fromhex(bundle.compose_hash))
-        elif self._allowed_compose:
-            allowed = bundle.compose_hash.lower() in self._allowed_compose
-        else:
-            raise VerificationFailed(
-                "registry", "no compose-hash policy (no ComposeRegistry, no allowed_compose_hashes)"
-            )
+        allowed = await self._build_trusted(bundle.compose_hash)
         verified = verify_bundle(
             bundle,
             allow_simulated=self._allow_simulated,
