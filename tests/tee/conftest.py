@@ -50,3 +50,15 @@ def dstack() -> dict[str, Any]:
         "mrtd": info["tcb_info"]["mrtd"],
         "nras": sample["NRAS_SAMPLE_RESPONSE"],
     }
+
+
+@pytest.fixture
+def enclave() -> Any:
+    """The simulated enclave (the bundled model behind the confidential-provider API) on a loopback port."""
+    from cluster.devservers.enclave import create_enclave_app, local_enclave
+    from tests.support import ServerThread
+
+    simulated = local_enclave()
+    with ServerThread(create_enclave_app(simulated)) as server:
+        simulated.url = server.url
+        yield simulated

@@ -23,16 +23,6 @@ MODEL = "private-smollm"
 
 
 @pytest.fixture
-def enclave() -> Any:
-    from cluster.devservers.enclave import create_enclave_app, local_enclave
-
-    simulated = local_enclave()
-    with ServerThread(create_enclave_app(simulated)) as server:
-        simulated.url = server.url
-        yield simulated
-
-
-@pytest.fixture
 async def gateway(tmp_path: Path, chain: Chain, enclave: Any) -> AsyncIterator[Secured]:
     settings = make_settings(
         tmp_path,

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from cluster.cli import app as cli
 from tests.chain_fixtures import Chain
 from tests.conftest import Secured, make_settings, secured_app
-from tests.tee.test_confidential import MODEL, enclave  # noqa: F401  (the simulated enclave fixture)
+from tests.tee.test_confidential import MODEL
 
 pytestmark = pytest.mark.slow
 BODY = {"model": MODEL, "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 4}
@@ -62,7 +62,7 @@ async def test_the_newcomer_flow_allow_list_and_revoke_from_the_cli(
     gateway_with: Callable[..., Any],
     enclave: Any,
     chain: Chain,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     build = enclave.compose_hash.hex()
     async for app in gateway_with(_provider(enclave.url)):
@@ -86,7 +86,7 @@ async def test_the_newcomer_flow_allow_list_and_revoke_from_the_cli(
 
 async def test_a_configured_allow_list_counts_with_the_chain_up(
     gateway_with: Callable[..., Any],
-    enclave: Any,  # noqa: F811
+    enclave: Any,
 ) -> None:
     """Seen before: with the chain up only the registry counted, so the documented allow-list was ignored."""
     async for app in gateway_with(_provider(enclave.url, allowed_compose_hashes=[enclave.compose_hash.hex()])):
@@ -95,7 +95,7 @@ async def test_a_configured_allow_list_counts_with_the_chain_up(
 
 async def test_the_registry_policy_ignores_the_allow_list(
     gateway_with: Callable[..., Any],
-    enclave: Any,  # noqa: F811
+    enclave: Any,
 ) -> None:
     listed = _provider(enclave.url, allowed_compose_hashes=[enclave.compose_hash.hex()], compose_policy="registry")
     async for app in gateway_with(listed):
