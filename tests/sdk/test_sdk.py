@@ -124,3 +124,40 @@ def test_keys_balance_and_usage(tmp_path: Path, mock_upstream: MockUpstream) -> 
         assert client.usage.retrieve(start=today, end=today).total["cost"] == 26
         with pytest.raises(cluster_sdk.AuthenticationError):
             Cluster(base_url=server.url, api_key=created.key, max_retries=0).balance.retrieve()
+
+
+def test_lists_are_pages_as_the_openai_client_returns_them(server: ServerThread) -> None:
+    with Cluster(base_url=server.url) as client:
+        page = client.models.list()
+        assert isinstance(page, cluster_sdk.Page) and page.has_more is False and page.next_page() is None
+        assert "smollm2-135m-instruct" in [m.id for m in page.data] == [m.id for m in page]
+
+
+async def test_pages_walk_every_page_sync_and_async() -> None:
+    from cluster_sdk import Page
+
+    def pages(start: int) -> Page[int]:
+        return Page([start, start + 1], start < 4, lambda: pages(start + 2))
+
+    assert list(pages(0)) == [0, 1, 2, 3, 4, 5] and pages(0).data == [0, 1]
+
+    async def fetched(start: int) -> Page[int]:
+        return Page([start, start + 1], start < 4, lambda: fetched(start + 2))
+
+    first = await fetched(0)
+    assert [n async for n in first] == [0, 1, 2, 3, 4, 5]
+    with pytest.raises(TypeError, match="async for"):
+        list(first)
+
+
+def test_money_takes_usdc_strings_decimals_or_micro_units() -> None:
+    from decimal import Decimal
+
+    from cluster_sdk import usdc
+
+    assert usdc("0.01") == usdc(Decimal("0.01")) == usdc(10_000) == 10_000
+    for wrong, error in ((0.01, TypeError), ("a lot", ValueError), ("0.0000001", ValueError), ("-1", ValueError)):
+        with pytest.raises(error):
+            usdc(wrong)  # type: ignore[arg-type]
+    wallet = cluster_sdk.Wallet("0x" + "11" * 32, max_payment="0.01", max_total=Decimal("2"))
+    assert (wallet.max_payment, wallet.max_total) == (10_000, 2_000_000)

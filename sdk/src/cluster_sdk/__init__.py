@@ -23,6 +23,7 @@ from cluster_sdk._errors import (
     PermissionDeniedError,
     RateLimitError,
 )
+from cluster_sdk._pages import Page
 from cluster_sdk._tee import E2EESession, e2ee_session, new_nonce, verify_receipt
 from cluster_sdk._types import (
     ApiKey,
@@ -42,7 +43,7 @@ from cluster_sdk._types import (
     Usage,
     UsageReport,
 )
-from cluster_sdk._wallet import Wallet
+from cluster_sdk._wallet import Wallet, usdc
 
 __version__ = "0.1.0"
 
@@ -73,6 +74,7 @@ __all__ = [
     "InternalServerError",
     "Model",
     "NotFoundError",
+    "Page",
     "PayloadTooLargeError",
     "PaymentLimitError",
     "PaymentRequiredError",
@@ -83,5 +85,6 @@ __all__ = [
     "Wallet",
     "e2ee_session",
     "new_nonce",
+    "usdc",
     "verify_receipt",
 ]

@@ -24,7 +24,7 @@ from cluster_sdk._resources import (
     attach,
 )
 from cluster_sdk._types import ChatCompletion, ChatCompletionChunk
-from cluster_sdk._wallet import Wallet, amount_of
+from cluster_sdk._wallet import Money, Wallet, amount_of
 
 
 class Cluster:
@@ -43,11 +43,12 @@ class Cluster:
         timeout: float | httpx.Timeout | None = None,
         http_client: httpx.Client | None = None,
         wallet: str | Wallet | None = None,
-        max_payment: int | None = None,
-        max_total: int | None = None,
+        max_payment: Money | None = None,
+        max_total: Money | None = None,
     ) -> None:
         """``wallet``: a private key (or a ``Wallet``) that pays with x402 when the server answers 402;
-        ``max_payment`` / ``max_total`` cap one payment and all of them (micro-USDC)."""
+        ``max_payment`` / ``max_total`` cap one payment and all of them (USDC as ``"0.01"``, or micro-USDC as an
+        ``int``)."""
         self._config = ClientConfig.of(base_url, api_key, max_retries, timeout)
         self._http = http_client or httpx.Client(timeout=self._config.timeout)
         self.chat = _Chat(self)

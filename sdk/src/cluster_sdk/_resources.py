@@ -7,6 +7,7 @@ import os
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
+from cluster_sdk._pages import page_of
 from cluster_sdk._types import (
     ApiKey,
     Balance,
@@ -50,7 +51,7 @@ class Models:
         self._client = client
 
     def list(self) -> Any:
-        return self._client.call("GET", "/models", None, lambda d: [Model.model_validate(m) for m in d["data"]])
+        return self._client.call("GET", "/models", None, page_of(Model.model_validate))
 
     def retrieve(self, model: str) -> Any:
         return self._client.call("GET", f"/models/{model}", None, Model.model_validate)
@@ -65,9 +66,7 @@ class Keys:
         return self._client.call("POST", "/keys", params, ApiKey.model_validate)
 
     def list(self, user_id: str | None = None) -> Any:
-        return self._client.call(
-            "GET", f"/keys{_query(user_id=user_id)}", None, lambda d: [ApiKey.model_validate(k) for k in d["data"]]
-        )
+        return self._client.call("GET", f"/keys{_query(user_id=user_id)}", None, page_of(ApiKey.model_validate))
 
     def revoke(self, key_id: str) -> Any:
         return self._client.call("DELETE", f"/keys/{key_id}", None, ApiKey.model_validate)
@@ -160,9 +159,11 @@ class Datasets:
         self, category: str | None = None, q: str | None = None, sort: str = "newest", limit: int = 20, offset: int = 0
     ) -> Any:
         query = _query(category=category, q=q, sort=sort, limit=limit, offset=offset)
-        return self._client.call(
-            "GET", f"/datasets{query}", None, lambda d: [Dataset.model_validate(x) for x in d["data"]]
-        )
+
+        def following(_: dict[str, Any], items: list[Any]) -> Any:
+            return self.list(category, q, sort, limit, offset + len(items))
+
+        return self._client.call("GET", f"/datasets{query}", None, page_of(Dataset.model_validate, following))
 
     def retrieve(self, slug: str) -> Any:
         return self._client.call("GET", f"/datasets/{slug}", None, Dataset.model_validate)
@@ -215,10 +216,12 @@ class Files:
             "POST", "/files", {"purpose": purpose}, (file, progress), FileObject.model_validate
         )
 
-    def list(self, purpose: str | None = None) -> Any:
-        return self._client.call(
-            "GET", f"/files{_query(purpose=purpose)}", None, lambda d: [FileObject.model_validate(f) for f in d["data"]]
-        )
+    def list(self, purpose: str | None = None, limit: int | None = None, after: str | None = None) -> Any:
+        def following(_: dict[str, Any], items: list[Any]) -> Any:
+            return self.list(purpose, limit, items[-1].id)
+
+        query = _query(purpose=purpose, limit=limit, after=after)
+        return self._client.call("GET", f"/files{query}", None, page_of(FileObject.model_validate, following))
 
     def retrieve(self, file_id: str) -> Any:
         return self._client.call("GET", f"/files/{file_id}", None, FileObject.model_validate)
@@ -260,11 +263,12 @@ class FineTuningJobs:
         return self._client.call("POST", "/fine_tuning/jobs", body, FineTuningJob.model_validate)
 
     def list(self, limit: int = 20, after: str | None = None) -> Any:
+        def following(_: dict[str, Any], items: list[Any]) -> Any:
+            return self.list(limit, items[-1].id)
+
+        query = _query(limit=limit, after=after)
         return self._client.call(
-            "GET",
-            f"/fine_tuning/jobs{_query(limit=limit, after=after)}",
-            None,
-            lambda d: [FineTuningJob.model_validate(j) for j in d["data"]],
+            "GET", f"/fine_tuning/jobs{query}", None, page_of(FineTuningJob.model_validate, following)
         )
 
     def retrieve(self, job_id: str) -> Any:
@@ -275,20 +279,17 @@ class FineTuningJobs:
 
     def list_events(self, job_id: str, limit: int = 20, after: str | None = None) -> Any:
         """Newest first, as OpenAI's."""
-        return self._client.call(
-            "GET",
-            f"/fine_tuning/jobs/{job_id}/events{_query(limit=limit, after=after)}",
-            None,
-            lambda d: [FineTuningEvent.model_validate(e) for e in d["data"]],
-        )
+
+        def following(_: dict[str, Any], items: list[Any]) -> Any:
+            return self.list_events(job_id, limit, items[-1].id)
+
+        query = _query(limit=limit, after=after)
+        parse = page_of(FineTuningEvent.model_validate, following)
+        return self._client.call("GET", f"/fine_tuning/jobs/{job_id}/events{query}", None, parse)
 
     def checkpoints(self, job_id: str) -> Any:
-        return self._client.call(
-            "GET",
-            f"/fine_tuning/jobs/{job_id}/checkpoints",
-            None,
-            lambda d: [FineTuningCheckpoint.model_validate(c) for c in d["data"]],
-        )
+        parse = page_of(FineTuningCheckpoint.model_validate)
+        return self._client.call("GET", f"/fine_tuning/jobs/{job_id}/checkpoints", None, parse)
 
 
 class FineTuning:
@@ -299,7 +300,7 @@ class FineTuning:
 from cluster_sdk._tee import Tee  # noqa: E402
 
 
-def attach(client: Any, wallet: Any, max_payment: int | None, max_total: int | None) -> None:
+def attach(client: Any, wallet: Any, max_payment: Any, max_total: Any) -> None:
     """The resources both clients expose, and the wallet that pays their 402s."""
     from cluster_sdk._wallet import Wallet
 

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -24,21 +25,47 @@ _FIELDS = [
 ]
 
 
-class Wallet:
-    """A key that pays per request. Amounts are USDC base units (micro-USDC: 1_000_000 = 1 USDC).
+Money = int | str | Decimal
 
-    ``max_payment`` caps one request; ``max_total`` caps everything this client pays. Either refusal raises
-    ``PaymentLimitError`` before anything is signed.
+
+def usdc(amount: Money) -> int:
+    """An amount as micro-USDC: a ``str`` or ``Decimal`` is USDC (``"0.01"``, as the CLI takes it), an ``int`` is
+    micro-USDC already (``10_000`` = 0.01 USDC). Anything else, or a fraction of a micro-USDC, is refused."""
+    if isinstance(amount, bool) or not isinstance(amount, int | str | Decimal):
+        raise TypeError(
+            f"an amount is USDC as a str or Decimal ('0.01') or micro-USDC as an int, not {type(amount).__name__}"
+        )
+    if isinstance(amount, int):
+        micro = amount
+    else:
+        try:
+            exact = Decimal(amount) * 1_000_000
+        except InvalidOperation:
+            raise ValueError(f"not a USDC amount: {amount!r}") from None
+        if not exact.is_finite() or exact != exact.to_integral_value():
+            raise ValueError(f"{amount} USDC is not a whole number of micro-USDC")
+        micro = int(exact)
+    if micro < 0:
+        raise ValueError("an amount cannot be negative")
+    return micro
+
+
+class Wallet:
+    """A key that pays per request.
+
+    ``max_payment`` caps one request; ``max_total`` caps everything this client pays (each USDC as ``"0.01"`` or a
+    ``Decimal``, or micro-USDC as an ``int``). Either refusal raises ``PaymentLimitError`` before anything is
+    signed.
     """
 
-    def __init__(self, private_key: str, *, max_payment: int | None = None, max_total: int | None = None) -> None:
+    def __init__(self, private_key: str, *, max_payment: Money | None = None, max_total: Money | None = None) -> None:
         try:
             from eth_account import Account
         except ImportError as error:  # pragma: no cover - depends on the install
             raise ImportError("paying with a wallet needs eth-account: pip install 'cluster-sdk[wallet]'") from error
         self._account = Account.from_key(private_key)
-        self.max_payment = max_payment
-        self.max_total = max_total
+        self.max_payment = None if max_payment is None else usdc(max_payment)
+        self.max_total = None if max_total is None else usdc(max_total)
         self.spent = 0
         self._lock = threading.Lock()
         self.last_receipt: dict[str, Any] | None = None
