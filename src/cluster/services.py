@@ -74,7 +74,7 @@ class Services:
             store = await enter(storage.running(settings))
             market = await enter(marketplace.running(settings, engine, store, onchain))
             trust = await enter(tee.running(engine, onchain.compose_allowed if onchain else None))
-            routing = await enter(gateway.routing(settings, trust))
+            routing = await enter(gateway.routing(settings, trust, request_log.metrics))
             fine_tuned = await enter(finetune.deployed(settings, engine, routing))
             royalties = await enter(marketplace.royalties(settings, engine, onchain, fine_tuned.lineages))
             inference = await enter(gateway.inference(settings, routing, request_log, fine_tuned))

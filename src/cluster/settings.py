@@ -143,6 +143,15 @@ class RequestLogSettings(BaseModel):
     max_pending: int = Field(50_000, ge=1)
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics at ``GET /metrics``."""
+
+    enabled: bool = True
+    public: bool = Field(
+        False, description="scrape without a key (only where /metrics is reachable from a private network alone)"
+    )
+
+
 class AuthSettings(BaseModel):
     required: bool = Field(True, description="inference needs an API key (or, later, an x402 payment)")
     key_secret: SecretStr | None = Field(
@@ -332,6 +341,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     billing: BillingSettings = BillingSettings()
     limits: LimitSettings = LimitSettings()
+    metrics: MetricsSettings = MetricsSettings()
     chain: ChainSettings = ChainSettings()
     x402: X402Settings = X402Settings()
     storage: StorageSettings = StorageSettings()

@@ -20,15 +20,24 @@ def error_response(error: ClusterError) -> Response:
     return json_response(error.to_dict(), status=error.status, headers=error.headers)
 
 
-async def _cluster_error(_: Request, exc: Exception) -> Response:
+def _count(request: Request, code: str | None, status: int) -> None:
+    """Every error answer is counted by its code (``cluster_errors``): 402s, rate limits, refusals."""
+    services = getattr(request.app.state, "services", None)  # absent while the service starts or stops
+    if services is not None:
+        services.request_log.metrics.error(code, status)
+
+
+async def _cluster_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ClusterError)
+    _count(request, exc.code, exc.status)
     if isinstance(exc, UpstreamError) and exc.body and exc.body.lstrip().startswith(b'{"error"'):
         return Response(exc.body, status_code=exc.status, media_type="application/json")
     return error_response(exc)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    _count(request, "invalid_request", 400)
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(part) for part in first.get("loc", ())]
     if loc and loc[0] in _SOURCES:  # OpenAI names the parameter, not where it was sent
@@ -69,6 +78,7 @@ async def _database_unreachable(request: Request, exc: Exception) -> Response:
     if not unreachable(exc):
         raise exc  # a bug, not an outage: the last handler (api.middleware.Unexpected) answers 500
     unavailable = DatabaseUnavailable("the database cannot be reached; retry shortly", headers={"retry-after": "1"})
+    _count(request, unavailable.code, unavailable.status)
     return error_response(unavailable)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,12 @@ def serve(
     if config is not None:
         os.environ["CLUSTER_CONFIG"] = str(config.resolve())
     settings = Settings.load(config)  # each worker builds its own from the same environment and file
+    workers = workers or settings.server.workers
+    if workers > 1:  # metrics of every worker add up (prometheus_client's multiprocess mode)
+        metrics = settings.data_dir / "metrics"
+        shutil.rmtree(metrics, ignore_errors=True)
+        metrics.mkdir(parents=True)
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics.resolve()))
     host = host or settings.server.host
     port = port or settings.server.port
     typer.echo(f"Cluster {__version__} on http://{host}:{port}  (data: {settings.data_dir.resolve()})")
@@ -43,7 +50,7 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers or settings.server.workers,
+        workers=workers,
         loop="uvloop",
         http="httptools",
         access_log=False,

@@ -17,6 +17,7 @@ from cluster.gateway.catalog import Catalog
 from cluster.gateway.router import Router
 from cluster.gateway.service import InferenceService, ModelSource
 from cluster.metering import RequestLogWriter
+from cluster.metering.metrics import Metrics
 from cluster.providers.registry import build_provider, configured, trainable_bases
 from cluster.settings import ProviderConfig, Settings
 from cluster.tee.assembly import Tee
@@ -38,9 +39,10 @@ def build_catalog(settings: Settings) -> tuple[Catalog, list[ProviderConfig]]:
 
 
 @asynccontextmanager
-async def routing(settings: Settings, tee: Tee) -> AsyncIterator[Routing]:
+async def routing(settings: Settings, tee: Tee, metrics: Metrics) -> AsyncIterator[Routing]:
     catalog, providers = build_catalog(settings)
     router = Router(settings.router)
+    metrics.live(router.gauges)
     try:
         for config in providers:
             provider = build_provider(config, settings, tee)

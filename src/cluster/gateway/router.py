@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from prometheus_client.core import Metric
+
 from cluster.gateway.breaker import CircuitBreaker
 from cluster.gateway.catalog import CatalogEntry
+from cluster.metering.metrics import gauge
 from cluster.providers.base import Capability, Provider, check_capabilities
 from cluster.settings import RouterSettings
 
@@ -132,6 +135,24 @@ class Router:
 
     def remove(self, name: str) -> Upstream | None:
         return self._upstreams.pop(name, None)
+
+    def gauges(self) -> list[Metric]:
+        """Each provider's load and breaker (this process's), for ``/metrics``."""
+        upstreams = list(self._upstreams.values())
+        return [
+            gauge(
+                "cluster_provider_in_flight",
+                "Requests in flight",
+                ["provider"],
+                [([u.name], u.in_flight) for u in upstreams],
+            ),
+            gauge(
+                "cluster_provider_breaker_open",
+                "1 while the provider's breaker is open",
+                ["provider"],
+                [([u.name], float(u.breaker.state.value == "open")) for u in upstreams],
+            ),
+        ]
 
     def status(self) -> dict[str, dict[str, object]]:
         return {name: upstream.status() for name, upstream in self._upstreams.items()}

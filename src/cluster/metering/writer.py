@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+from prometheus_client.core import Metric
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cluster.metering.metrics import Metrics, gauge
 from cluster.metering.models import RequestLog, UsageDaily
 from cluster.metering.records import RequestRecord
 from cluster.metering.units import QUANTITIES
@@ -45,10 +47,17 @@ RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # seconds between attempts at a failed batch,
 
 
 class RequestLogWriter:
-    def __init__(self, engine: AsyncEngine, settings: RequestLogSettings, spool_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        settings: RequestLogSettings,
+        spool_dir: Path | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         """``spool_dir``: where rows wait for the database when memory is full or the process stops (None: they
-        are dropped and counted)."""
+        are dropped and counted); ``metrics``: every record is counted there as it comes."""
         self._engine = engine
+        self.metrics = metrics or Metrics()
         self._settings = settings
         self._queue: asyncio.Queue[RequestRecord | _Marker] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -62,6 +71,7 @@ class RequestLogWriter:
 
     def record(self, record: RequestRecord) -> None:
         """Never blocks or raises: past ``max_pending`` rows (the database down for long) rows are spooled."""
+        self.metrics.observe(record)
         if self._queue.qsize() >= self._settings.max_pending:
             self._spool_rows([record])
             return
@@ -70,6 +80,18 @@ class RequestLogWriter:
     @property
     def pending(self) -> int:
         return self._queue.qsize()
+
+    def gauges(self) -> list[Metric]:
+        """The queue and what became of its rows (this process's), for ``/metrics``."""
+        return [
+            gauge("cluster_request_log_pending", "Rows waiting to be written", [], [([], self.pending)]),
+            gauge(
+                "cluster_request_log_rows",
+                "Rows written, spooled to disk, or dropped",
+                ["outcome"],
+                [(["written"], self.written), (["spooled"], self.spooled), (["dropped"], self.dropped)],
+            ),
+        ]
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="request-log-writer")

@@ -8,6 +8,7 @@ from cluster.api.routes import (
     fine_tuning,
     health,
     keys,
+    metrics,
     models,
     tee,
     x402,
@@ -15,6 +16,7 @@ from cluster.api.routes import (
 
 routers = [
     health.router,
+    metrics.router,
     models.router,
     chat.router,
     embeddings.router,
