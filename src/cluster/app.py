@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from cluster import __version__
 from cluster.api import errors
-from cluster.api.middleware import BodyLimit, Unexpected
+from cluster.api.middleware import AccessLog, BodyLimit, Unexpected
 from cluster.api.routes import routers
 from cluster.services import Services
 from cluster.settings import Settings
@@ -43,5 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     uploads = {"/v1/datasets": settings.storage.max_upload_bytes, "/v1/files": settings.finetune.max_file_bytes}
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, uploads=uploads)
-    app.add_middleware(Unexpected)  # added last: the outermost of ours
+    app.add_middleware(Unexpected)
+    app.add_middleware(AccessLog)  # added last: the outermost, so it sees every answer (a 500 too)
     return app

@@ -292,8 +292,8 @@ async def _balance(app: Secured, key: str) -> int:
 
 
 async def _balance_becomes(app: Secured, key: str, expected: int) -> bool:
-    """The refund is posted just after the job's status changes."""
-    for _ in range(100):
+    """The refund is posted just after the job's status changes (retried if the ledger is busy: allow 30 s)."""
+    for _ in range(300):
         if await _balance(app, key) == expected:
             return True
         await asyncio.sleep(0.1)

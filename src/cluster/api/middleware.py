@@ -3,13 +3,56 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 
+import orjson
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cluster.api.errors import error_response, internal_error
 from cluster.errors import PayloadTooLarge
 
 log = logging.getLogger("cluster.api")
+access = logging.getLogger("cluster.access")
+
+
+class AccessLog:
+    """One JSON line per request on the ``cluster.access`` logger (``cluster serve`` writes it to stdout): time,
+    method, path, status, duration and the request id, which every response carries in ``x-request-id`` (the
+    inference path's own id, or one made here). Never a body, a query string or a header's value."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status, request_id = 0, ""
+
+        async def watched(message: Message) -> None:
+            nonlocal status, request_id
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                request_id = headers.get("x-request-id") or uuid.uuid4().hex
+                headers.setdefault("x-request-id", request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            line = {
+                "ts": round(time.time(), 3),
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            access.info(orjson.dumps(line).decode())
 
 
 class Unexpected:

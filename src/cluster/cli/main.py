@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -57,6 +57,7 @@ def serve(
         proxy_headers=True,
         forwarded_allow_ips=settings.server.forwarded_allow_ips,
         log_level="info",
+        log_config=_log_config(),
         timeout_graceful_shutdown=10,
     )
 
@@ -113,3 +114,20 @@ def _register() -> None:
 
 
 _register()
+
+
+def _log_config() -> dict[str, object]:
+    """uvicorn's logging, plus Cluster's access log: one JSON line per request, on stdout."""
+    from copy import deepcopy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = deepcopy(LOGGING_CONFIG)
+    config["formatters"]["json_lines"] = {"format": "%(message)s"}
+    config["handlers"]["json_lines"] = {
+        "formatter": "json_lines",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["cluster.access"] = {"handlers": ["json_lines"], "level": "INFO", "propagate": False}
+    return config
