@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster import tracing
 from cluster.auth import AuthService
 from cluster.auth import assembly as auth
 from cluster.auth.ratelimit import RateLimiter
@@ -38,6 +39,7 @@ from cluster.settings import Settings
 from cluster.storage import assembly as storage
 from cluster.tee import assembly as tee
 from cluster.tee.receipts import ReceiptStore
+from cluster.tracing import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,14 @@ class Services:
     marketplace: Marketplace | None
     royalties: Royalties | None
     fine_tuning: FineTuning | None
+    tracing: Tracing
 
     @classmethod
     @asynccontextmanager
     async def running(cls, settings: Settings) -> AsyncIterator[Services]:
         async with AsyncExitStack() as stack:
             enter = stack.enter_async_context
+            traces = await enter(tracing.running(settings))
             engine = await enter(db.running(settings))
             request_log = await enter(metering.running(settings, engine))
             keys = await enter(auth.running(settings, engine))
@@ -77,7 +81,7 @@ class Services:
             routing = await enter(gateway.routing(settings, trust, request_log.metrics))
             fine_tuned = await enter(finetune.deployed(settings, engine, routing))
             royalties = await enter(marketplace.royalties(settings, engine, onchain, fine_tuned.lineages))
-            inference = await enter(gateway.inference(settings, routing, request_log, fine_tuned))
+            inference = await enter(gateway.inference(settings, routing, request_log, fine_tuned, traces))
             jobs = await enter(finetune.running(settings, engine, routing, market, ledger))
             yield cls(
                 settings,
@@ -95,4 +99,5 @@ class Services:
                 market,
                 royalties,
                 jobs,
+                traces,
             )

@@ -152,6 +152,15 @@ class MetricsSettings(BaseModel):
     )
 
 
+class TracingSettings(BaseModel):
+    """OpenTelemetry traces of every request (off by default)."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "memory"] = Field("otlp", description="memory: kept in the process (tests, debugging)")
+    otlp_endpoint: str = Field("http://127.0.0.1:4318/v1/traces", description="an OTLP/HTTP collector's traces URL")
+    service_name: str = "cluster"
+
+
 class AuthSettings(BaseModel):
     required: bool = Field(True, description="inference needs an API key (or, later, an x402 payment)")
     key_secret: SecretStr | None = Field(
@@ -342,6 +351,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     limits: LimitSettings = LimitSettings()
     metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
     chain: ChainSettings = ChainSettings()
     x402: X402Settings = X402Settings()
     storage: StorageSettings = StorageSettings()

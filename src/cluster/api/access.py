@@ -25,9 +25,11 @@ def _ip_take(services: Services, request: Request) -> tuple[str, int | None, int
 
 async def principal(services: Services, request: Request, scope: Scope) -> Principal:
     """The authenticated caller of a management endpoint, with ``scope``."""
-    await services.limiter.take_all([_ip_take(services, request)])
-    caller = await services.auth.authenticate(request.headers.get("authorization"))
-    caller.require(scope)
+    with services.tracing.span("limits"):
+        await services.limiter.take_all([_ip_take(services, request)])
+    with services.tracing.span("auth"):
+        caller = await services.auth.authenticate(request.headers.get("authorization"))
+        caller.require(scope)
     return caller
 
 
@@ -50,12 +52,15 @@ async def inference_context(services: Services, request: Request, endpoint: str)
         payment = services.x402.payment_header(request.headers)
         ctx.payment = X402Payment(services.x402, ctx, str(request.url), payment)
         return ctx
-    caller = await services.auth.authenticate(header)
-    caller.require(Scope.WRITE)
+    with services.tracing.span("auth"):
+        caller = await services.auth.authenticate(header)
+        caller.require(Scope.WRITE)
     limits = services.settings.limits
     key_take = (f"key:{caller.key_id}", caller.rpm or limits.key_rpm, 1, "requests")
     # The IP's and the key's request windows in one atomic step; the key's headers win.
-    for window in await services.limiter.take_all([_ip_take(services, request), key_take]):
+    with services.tracing.span("limits"):
+        windows = await services.limiter.take_all([_ip_take(services, request), key_take])
+    for window in windows:
         ctx.headers.update(window.headers())
     ctx.key_id, ctx.user_id, ctx.allowed_models = caller.key_id, caller.user_id, caller.models
     ctx.require_tee = ctx.require_tee or caller.tee_only

@@ -12,47 +12,62 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cluster.api.errors import error_response, internal_error
 from cluster.errors import PayloadTooLarge
+from cluster.tracing import Tracing, trace_id
 
 log = logging.getLogger("cluster.api")
 access = logging.getLogger("cluster.access")
 
 
 class AccessLog:
-    """One JSON line per request on the ``cluster.access`` logger (``cluster serve`` writes it to stdout): time,
-    method, path, status, duration and the request id, which every response carries in ``x-request-id`` (the
-    inference path's own id, or one made here). Never a body, a query string or a header's value."""
+    """The edge of every request: its root span when tracing is on (``x-trace-id`` answers its id), and one JSON
+    line on the ``cluster.access`` logger (``cluster serve`` writes it to stdout): time, method, path, status,
+    duration, the request id (which every response carries in ``x-request-id``: the inference path's own id, or
+    one made here) and the trace id. Never a body, a query string or a header's value."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access.isEnabledFor(logging.INFO):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        services = getattr(scope["app"].state, "services", None)
+        tracing: Tracing = services.tracing if services is not None else Tracing()
+        if not tracing.enabled and not access.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status, request_id = 0, ""
+        with tracing.span(f"{scope['method']} {scope['path']}", **{"http.method": scope["method"]}) as span:
+            trace = trace_id(span)
 
-        async def watched(message: Message) -> None:
-            nonlocal status, request_id
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = MutableHeaders(scope=message)
-                request_id = headers.get("x-request-id") or uuid.uuid4().hex
-                headers.setdefault("x-request-id", request_id)
-            await send(message)
+            async def watched(message: Message) -> None:
+                nonlocal status, request_id
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    headers = MutableHeaders(scope=message)
+                    request_id = headers.get("x-request-id") or uuid.uuid4().hex
+                    headers.setdefault("x-request-id", request_id)
+                    if trace is not None:
+                        headers["x-trace-id"] = trace
+                await send(message)
 
-        try:
-            await self.app(scope, receive, watched)
-        finally:
-            line = {
-                "ts": round(time.time(), 3),
-                "request_id": request_id,
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "ms": round((time.perf_counter() - started) * 1000, 2),
-            }
-            access.info(orjson.dumps(line).decode())
+            try:
+                await self.app(scope, receive, watched)
+            finally:
+                if span is not None:
+                    span.set_attribute("http.status_code", status)
+                    span.set_attribute("cluster.request_id", request_id)
+                line = {
+                    "ts": round(time.time(), 3),
+                    "request_id": request_id,
+                    "trace_id": trace,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                access.info(orjson.dumps(line).decode())
 
 
 class Unexpected:

@@ -21,6 +21,7 @@ from cluster.metering.metrics import Metrics
 from cluster.providers.registry import build_provider, configured, trainable_bases
 from cluster.settings import ProviderConfig, Settings
 from cluster.tee.assembly import Tee
+from cluster.tracing import Tracing
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ async def routing(settings: Settings, tee: Tee, metrics: Metrics) -> AsyncIterat
 
 @asynccontextmanager
 async def inference(
-    settings: Settings, routing: Routing, request_log: RequestLogWriter, extra: ModelSource
+    settings: Settings, routing: Routing, request_log: RequestLogWriter, extra: ModelSource, tracing: Tracing
 ) -> AsyncIterator[InferenceService]:
     yield InferenceService(
         routing.catalog,
@@ -62,4 +63,5 @@ async def inference(
         request_log,
         default_max_tokens=settings.billing.default_max_tokens,
         extra=extra,
+        tracing=tracing,
     )

@@ -32,6 +32,7 @@ from cluster.providers.base import (
     Provider,
     ProviderFailure,
 )
+from cluster.tracing import Tracing
 from cluster.wire import sse
 from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest, ModelList
 
@@ -53,12 +54,14 @@ class InferenceService:
         *,
         default_max_tokens: int = 4096,
         extra: ModelSource | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.catalog = catalog
         self.router = router
         self._recorder = recorder
         self._default_max_tokens = default_max_tokens
         self._extra = extra
+        self._tracing = tracing or Tracing()
 
     def models(self) -> ModelList:
         return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
@@ -88,7 +91,8 @@ class InferenceService:
             request.max_tokens = ctx.default_max_tokens or self._default_max_tokens
         try:
             # n choices may each generate up to the output cap
-            await admit(ctx, entry, lambda: pricing.chat_bound(request, (request.output_limit or 0) * request.n))
+            with self._tracing.span("payment.authorize", model=entry.id):
+                await admit(ctx, entry, lambda: pricing.chat_bound(request, (request.output_limit or 0) * request.n))
             route = (entry, Capability.CHAT)
             if not request.stream:
                 complete = lambda p, m: _complete(_chat(p), request, m, call)  # noqa: E731
@@ -116,7 +120,8 @@ class InferenceService:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves embeddings for '{entry.id}'")
         call = Call(ctx.user_id)
         try:
-            await admit(ctx, entry, lambda: pricing.embedding_bound(request))
+            with self._tracing.span("payment.authorize", model=entry.id):
+                await admit(ctx, entry, lambda: pricing.embedding_bound(request))
             upstream, result, attempts = await self._attempt(
                 entry, Capability.EMBEDDINGS, lambda p, m: cast(EmbeddingsProvider, p).embed(request, m, call)
             )
@@ -167,7 +172,8 @@ class InferenceService:
         attempts, saturated = 0, False
         last: ProviderFailure | None = None
         # pinned: a sealed request only the enclave it was sealed to can open (no failover)
-        plan = self.router.plan(entry, capability, tee_only=tee_only, pinned=pinned)
+        with self._tracing.span("route", model=entry.id, capability=str(capability)):
+            plan = self.router.plan(entry, capability, tee_only=tee_only, pinned=pinned)
         if tee_only and not plan:
             raise ProviderUnavailable(f"no confidential (TEE) provider serves '{entry.id}'")
         for upstream, upstream_model in plan:
@@ -178,7 +184,8 @@ class InferenceService:
                 continue
             attempts += 1
             try:
-                result = await call(upstream.provider, upstream_model)
+                with self._tracing.span("provider.attempt", provider=upstream.name, attempt=attempts):
+                    result = await call(upstream.provider, upstream_model)
             except ProviderFailure as failure:
                 self.router.failed(upstream)
                 last = failure
@@ -204,7 +211,8 @@ class InferenceService:
     ) -> None:
         latency = ctx.elapsed_ms()
         self.router.succeeded(upstream, latency)
-        cost = await conclude(ctx, entry, usage)
+        with self._tracing.span("payment.settle", model=entry.id):
+            cost = await conclude(ctx, entry, usage)
         self._record(ctx, entry, upstream.name, 200, attempts, usage, latency, cost=cost)
 
     def _record(
@@ -273,7 +281,7 @@ class InferenceService:
                 error_code=error,
             )
 
-        return _Relay(self.router, ctx, entry, upstream, stream, first, ttft, finish)
+        return _Relay(self.router, ctx, entry, upstream, stream, first, ttft, finish, self._tracing)
 
 
 class _Relay:
@@ -290,8 +298,10 @@ class _Relay:
         first: bytes,
         ttft: float,
         finish: Callable[[str, int, Usage | None], None],
+        tracing: Tracing,
     ) -> None:
         self._router, self._ctx, self._entry, self._upstream = router, ctx, entry, upstream
+        self._tracing = tracing
         self._stream, self._first, self._ttft, self._finish = stream, first, ttft, finish
         self._outcome = "abandoned"  # until the stream ends one way or the other
         self._closed = False
@@ -336,7 +346,8 @@ class _Relay:
             # one snapshot priced and recorded: a local producer may count on for a moment after aclose
             usage = replace(self._stream.usage) if self._stream.usage else None
             try:
-                cost = await conclude(self._ctx, self._entry, usage)  # what was generated is paid
+                with self._tracing.span("payment.settle", model=self._entry.id):
+                    cost = await conclude(self._ctx, self._entry, usage)  # what was generated is paid
             except ClusterError as error:  # the payment failed to settle: the stream ends with it
                 self._payment_error, cost = error, 0
                 self._finish("payment_failed", cost, usage)
