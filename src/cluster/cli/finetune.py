@@ -56,7 +56,7 @@ def create(
 def _follow(client: Any, job_id: str, poll: float = 1.0) -> Any:
     seen: set[str] = set()
     while True:
-        events = client.fine_tuning.jobs.list_events(job_id, limit=100)
+        events = client.fine_tuning.jobs.list_events(job_id, limit=100).data  # the newest 100
         for event in reversed(events):  # oldest first
             if event.id not in seen:
                 seen.add(event.id)
@@ -91,7 +91,7 @@ def events(
     if follow:
         _follow(client, job_id)
         return
-    for event in reversed(client.fine_tuning.jobs.list_events(job_id, limit=1000)):
+    for event in reversed(list(client.fine_tuning.jobs.list_events(job_id, limit=1000))):  # every page, oldest first
         typer.echo(f"{event.level:5} {event.message}")
 
 
