@@ -32,7 +32,7 @@ async def test_a_request_is_one_trace_with_a_span_per_step(tmp_path: Path, mock_
         for step in ("auth", "limits", "payment.authorize", "route", "provider.attempt", "payment.settle"):
             assert step in names, names
         root = next(s for s in spans if s.parent is None)
-        assert root.name == "POST /v1/chat/completions" and root.attributes
+        assert root.name == "POST /v1/chat/completions" and root.attributes  # the route template
         assert root.attributes["http.status_code"] == 200
         assert root.attributes["cluster.request_id"] == response.headers["x-request-id"]
         assert all(s.parent is not None and s.parent.trace_id == root.context.trace_id for s in spans if s is not root)

@@ -95,3 +95,46 @@ async def test_a_process_stopping_during_an_outage_spools_and_the_next_one_write
         again.record(record)
     await again.stop()
     assert again.written == 0 and await _counts(engine) == (12, 12)
+
+
+async def test_a_row_the_database_refuses_is_set_aside_and_blocks_nothing(
+    proxied: tuple[AsyncEngine, CuttableProxy], tmp_path: Path
+) -> None:
+    engine, _ = proxied
+    writer = RequestLogWriter(engine, RequestLogSettings(flush_interval=0.01), tmp_path / "spool")
+    writer.start()
+    rows = _rows("d", 5)
+    rows[2].status = 2**40  # out of the column's range: PostgreSQL refuses this row, for good
+    for record in [*rows, *_rows("d", 2)]:  # and one id twice in a batch: counted once
+        writer.record(record)
+    await writer.flush()
+    for record in _rows("e", 3):  # the writer goes on
+        writer.record(record)
+    await writer.stop()
+    assert (writer.written, writer.dropped) == (7, 1)
+    assert await _counts(engine) == (7, 7)
+    assert b'"id":"d2"' in (tmp_path / "spool" / "rejected.jsonl").read_bytes()
+
+
+async def test_a_drain_the_database_interrupts_is_finished_later(
+    proxied: tuple[AsyncEngine, CuttableProxy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cluster.metering import writer as module
+
+    engine, proxy = proxied
+    stopped = RequestLogWriter(engine, RequestLogSettings(flush_interval=0.01), tmp_path / "spool")
+    stopped.start()
+    await proxy.cut()
+    for record in _rows("f", 4):
+        stopped.record(record)
+    await stopped.stop()  # spooled: the database is down
+    monkeypatch.setattr(module, "DRAIN_PAUSE", 0.0)
+    writer = RequestLogWriter(engine, RequestLogSettings(flush_interval=0.01), tmp_path / "spool")
+    writer.start()  # its first drain meets the outage
+    await asyncio.sleep(0.3)
+    await proxy.restore()
+    writer.record(_rows("g", 1)[0])  # a later successful write drains what waited
+    await writer.flush()
+    await writer.stop()
+    assert await _counts(engine) == (5, 5)
+    assert [p.name for p in (tmp_path / "spool").iterdir()] == []

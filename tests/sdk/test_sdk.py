@@ -156,7 +156,14 @@ def test_money_takes_usdc_strings_decimals_or_micro_units() -> None:
     from cluster_sdk import usdc
 
     assert usdc("0.01") == usdc(Decimal("0.01")) == usdc(10_000) == 10_000
-    for wrong, error in ((0.01, TypeError), ("a lot", ValueError), ("0.0000001", ValueError), ("-1", ValueError)):
+    for wrong, error in (
+        (0.01, TypeError),
+        ("a lot", ValueError),
+        ("0.0000001", ValueError),
+        ("-1", ValueError),
+        ("1e999999", ValueError),
+        ("Infinity", ValueError),
+    ):
         with pytest.raises(error):
             usdc(wrong)  # type: ignore[arg-type]
     wallet = cluster_sdk.Wallet("0x" + "11" * 32, max_payment="0.01", max_total=Decimal("2"))

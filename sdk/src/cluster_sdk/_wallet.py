@@ -8,7 +8,7 @@ import json
 import os
 import threading
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ _FIELDS = [
 
 
 Money = int | str | Decimal
+MAX_MICRO_USDC = 10**15  # what the API takes for one amount
 
 
 def usdc(amount: Money) -> int:
@@ -38,15 +39,17 @@ def usdc(amount: Money) -> int:
     if isinstance(amount, int):
         micro = amount
     else:
+        exact = localcontext(Context(prec=60, traps=[Inexact, InvalidOperation, Overflow]))
         try:
-            exact = Decimal(amount) * 1_000_000
-        except InvalidOperation:
-            raise ValueError(f"not a USDC amount: {amount!r}") from None
-        if not exact.is_finite() or exact != exact.to_integral_value():
-            raise ValueError(f"{amount} USDC is not a whole number of micro-USDC")
-        micro = int(exact)
-    if micro < 0:
-        raise ValueError("an amount cannot be negative")
+            with exact:
+                scaled = Decimal(amount).scaleb(6)
+            if not scaled.is_finite() or scaled != scaled.to_integral_value():
+                raise ValueError(f"{amount} USDC is not a whole number of micro-USDC")
+        except ArithmeticError:
+            raise ValueError(f"not a USDC amount (to the micro-USDC): {amount!r}") from None
+        micro = int(scaled)
+    if not 0 <= micro <= MAX_MICRO_USDC:
+        raise ValueError(f"an amount is between 0 and {MAX_MICRO_USDC // 1_000_000} USDC")
     return micro
 
 

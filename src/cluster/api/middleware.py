@@ -33,12 +33,9 @@ class AccessLog:
             return
         services = getattr(scope["app"].state, "services", None)
         tracing: Tracing = services.tracing if services is not None else Tracing()
-        if not tracing.enabled and not access.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
         started = time.perf_counter()
         status, request_id = 0, ""
-        with tracing.span(f"{scope['method']} {scope['path']}", **{"http.method": scope["method"]}) as span:
+        with tracing.span(scope["method"], **{"http.method": scope["method"]}) as span:
             trace = trace_id(span)
 
             async def watched(message: Message) -> None:
@@ -55,7 +52,9 @@ class AccessLog:
             try:
                 await self.app(scope, receive, watched)
             finally:
-                if span is not None:
+                if span is not None:  # named by its route template, once routed: a bounded set of names
+                    route = getattr(scope.get("route"), "path", None)
+                    span.update_name(f"{scope['method']} {route or 'unmatched'}")
                     span.set_attribute("http.status_code", status)
                     span.set_attribute("cluster.request_id", request_id)
                 line = {
@@ -67,7 +66,8 @@ class AccessLog:
                     "status": status,
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 }
-                access.info(orjson.dumps(line).decode())
+                if access.isEnabledFor(logging.INFO):
+                    access.info(orjson.dumps(line).decode())
 
 
 class Unexpected:

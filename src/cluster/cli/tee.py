@@ -36,7 +36,8 @@ def allow(compose_hash: HashArgument, config: ConfigOption = None) -> None:
 
 @tee_app.command("revoke")
 def revoke(compose_hash: HashArgument, config: ConfigOption = None) -> None:
-    """Revoke a build: every provider running it fails attestation from its next check on."""
+    """Revoke a build on chain: providers that trust it through the registry fail their next attestation (one that
+    also lists it in allowed_compose_hashes keeps it under compose_policy = either; `registry` makes this final)."""
     _registry_call(config, lambda registry, _: registry.remove(_hash(compose_hash)))
     typer.echo(f"revoked {_hash(compose_hash).hex()}")
 

@@ -58,11 +58,12 @@ class Metrics:
         self.latency.labels(record.endpoint).observe(record.latency_ms / 1000)
         if record.ttft_ms is not None:
             self.ttft.labels(model).observe(record.ttft_ms / 1000)
-        if record.usage.prompt_tokens:
+        # counters only go up: a negative count an upstream reported is not counted (nor may it raise here)
+        if record.usage.prompt_tokens > 0:
             self.tokens.labels(model, "input").inc(record.usage.prompt_tokens)
-        if record.usage.completion_tokens:
+        if record.usage.completion_tokens > 0:
             self.tokens.labels(model, "output").inc(record.usage.completion_tokens)
-        if record.cost:
+        if record.cost > 0:
             self.spend.labels(model).inc(record.cost)
         if record.attempts > 1:
             self.failovers.labels(model).inc(record.attempts - 1)

@@ -29,19 +29,20 @@ class RequestRecord:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def row(self) -> dict[str, object]:
-        """The request-log row: each usage quantity in its own column."""
+        """The request-log row: each usage quantity in its own column, every value cut to its column (a count an
+        upstream reported, a code a remote facilitator chose), so the database never refuses a row."""
         return {
-            "id": self.id,
-            "endpoint": self.endpoint,
-            "model": self.model,
+            "id": self.id[:40],
+            "endpoint": self.endpoint[:64],
+            "model": self.model[:200],
             "status": self.status,
-            "provider": self.provider,
-            "key_id": self.key_id,
-            "user_id": self.user_id,
-            "cost": self.cost,
-            "error_code": self.error_code,
+            "provider": _cut(self.provider, 100),
+            "key_id": _cut(self.key_id, 64),
+            "user_id": _cut(self.user_id, 64),
+            "cost": max(0, self.cost),
+            "error_code": _cut(self.error_code, 64),
             "stream": self.stream,
-            **self.usage.counts(),
+            **{name: min(max(count, 0), _INT32) for name, count in self.usage.counts().items()},
             "usage_estimated": self.usage.estimated,
             "attempts": self.attempts,
             "latency_ms": self.latency_ms,
@@ -58,3 +59,10 @@ class RequestRecord:
         created = fields.pop("created_at")
         at = datetime.fromisoformat(created) if isinstance(created, str) else created
         return cls(**fields, usage=usage, created_at=at)
+
+
+_INT32 = 2**31 - 1  # request_log's count columns
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return None if value is None else value[:length]

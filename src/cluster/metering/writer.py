@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,9 +24,9 @@ import orjson
 from prometheus_client.core import Metric
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cluster.db.errors import unreachable
 from cluster.metering.metrics import Metrics, gauge
 from cluster.metering.models import RequestLog, UsageDaily
 from cluster.metering.records import RequestRecord
@@ -44,6 +45,9 @@ class _Marker:
 
 
 RETRY_FIRST, RETRY_MAX = 0.2, 5.0  # seconds between attempts at a failed batch, doubling
+INSERT_TIMEOUT = 30.0  # seconds one batch may take before the database counts as unreachable
+DRAIN_PAUSE = 5.0  # seconds before a drain the database interrupted is tried again
+REJECTED = "rejected.jsonl"  # rows the database refused for themselves, for an operator to look at
 
 
 class RequestLogWriter:
@@ -64,6 +68,9 @@ class RequestLogWriter:
         self._spool_dir = spool_dir
         self._spool: IO[bytes] | None = None
         self._stopping = False
+        self._down_at_stop = False
+        self._needs_drain = False
+        self._next_drain = 0.0
         self.dropped = 0
         self.written = 0
         self.spooled = 0
@@ -152,11 +159,15 @@ class RequestLogWriter:
     async def _write(self, batch: list[RequestRecord]) -> None:
         delay = RETRY_FIRST
         while batch:
+            if self._stopping and self._down_at_stop:  # one failed attempt at stop is enough: spool the rest
+                self._spool_rows(batch)
+                return
             try:
-                self.written += await _insert(self._engine, batch)
-            except (SQLAlchemyError, OSError) as error:  # the writer outlives any database trouble
+                self.written += await self._insert(batch)
+            except _Unreachable as error:
                 if self._stopping:
                     log.warning("request log: database unavailable at stop (%s): %d rows spooled", error, len(batch))
+                    self._down_at_stop = True
                     self._spool_rows(batch)
                     return
                 self.retries += 1
@@ -164,11 +175,41 @@ class RequestLogWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX)
                 continue
-            if self._spool is not None and not self._stopping:  # the database is back: what waited goes in
+            if self._spool is not None:  # what this process spooled goes in from now on
                 self._spool.close()
                 self._spool = None
+                self._needs_drain = True
+            if self._needs_drain and not self._stopping and time.monotonic() >= self._next_drain:
                 await self._drain()
             return
+
+    async def _insert(self, batch: list[RequestRecord]) -> int:
+        """Insert ``batch`` (once per request id); an outage raises ``_Unreachable``. A row the database refuses
+        for itself (not an outage) is set aside in ``rejected.jsonl`` beside the spool, never retried forever."""
+        try:
+            return await asyncio.wait_for(_insert(self._engine, batch), INSERT_TIMEOUT)
+        except Exception as error:  # the writer outlives any trouble; only an outage is retried
+            if unreachable(error):
+                raise _Unreachable(str(error)) from error
+            if len(batch) == 1:
+                log.error("request log: the database refuses row %s (%s): set aside", batch[0].id, error)
+                self._reject(batch[0])
+                return 0
+        written = 0
+        for record in batch:  # find the row it refuses; the others go in
+            written += await self._insert([record])
+        return written
+
+    def _reject(self, record: RequestRecord) -> None:
+        self.dropped += 1
+        if self._spool_dir is None:
+            return
+        try:
+            self._spool_dir.mkdir(parents=True, exist_ok=True)
+            with (self._spool_dir / REJECTED).open("ab") as out:
+                out.write(orjson.dumps(record.row()) + b"\n")
+        except OSError:
+            log.exception("request log: row %s could not be set aside", record.id)
 
     def _spool_rows(self, rows: list[RequestRecord]) -> None:
         if self._spool_dir is None:
@@ -187,28 +228,40 @@ class RequestLogWriter:
 
     async def _drain(self) -> None:
         """Write every spooled file that no live process is writing or draining: each is claimed by an atomic
-        rename first, so two processes never drain one file; a claim whose process died is taken over."""
+        rename first, so two processes never drain one file; a claim whose process died is taken over. If the
+        database goes away meanwhile, the rest waits for the next successful write (at most every
+        ``DRAIN_PAUSE`` seconds)."""
+        self._needs_drain = False
         if self._spool_dir is None or not self._spool_dir.is_dir():
             return
         for path in sorted(self._spool_dir.iterdir()):
             owner = path.name.split("-", 1)[0].removeprefix("claimed.")
-            if self._spool is not None and path == Path(self._spool.name):
-                continue  # still being written
+            if path.name == REJECTED or (self._spool is not None and path == Path(self._spool.name)):
+                continue  # set aside for an operator / still being written
             if owner.isdigit() and int(owner) != os.getpid() and _alive(int(owner)):
                 continue  # another live process's
             claimed = path.with_name(f"claimed.{os.getpid()}-{path.name.split('-', 1)[-1]}")
             try:
                 path.rename(claimed)
-                rows = [RequestRecord.from_row(orjson.loads(line)) for line in claimed.read_bytes().splitlines()]
+                rows = await asyncio.to_thread(_read_spool, claimed)  # a long outage makes a big file
             except (OSError, orjson.JSONDecodeError, TypeError, ValueError):
                 log.exception("request log: cannot read the spool file %s", path)
                 continue
             for start in range(0, len(rows), self._settings.batch_size):
                 try:
-                    self.written += await _insert(self._engine, rows[start : start + self._settings.batch_size])
-                except (SQLAlchemyError, OSError):
-                    return  # still down: the claim stays; this or the next process takes it over
+                    self.written += await self._insert(rows[start : start + self._settings.batch_size])
+                except _Unreachable:
+                    self._needs_drain, self._next_drain = True, time.monotonic() + DRAIN_PAUSE
+                    return  # still down: the claim stays ours, drained after a later successful write
             claimed.unlink()
+
+
+class _Unreachable(Exception):
+    """The database cannot be reached (an outage, not a refusal of these rows)."""
+
+
+def _read_spool(path: Path) -> list[RequestRecord]:
+    return [RequestRecord.from_row(orjson.loads(line)) for line in path.read_bytes().splitlines() if line]
 
 
 def _alive(pid: int) -> bool:
@@ -227,8 +280,9 @@ async def _insert(engine: AsyncEngine, batch: list[RequestRecord]) -> int:
     async with engine.begin() as connection:
         dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
         statement = dialect.insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-        inserted = {row[0] for row in (await connection.execute(statement, [r.row() for r in batch])).all()}
-        fresh = [record for record in batch if record.id in inserted]
+        unique = list({record.id: record for record in batch}.values())  # one id twice in a batch: once
+        inserted = {row[0] for row in (await connection.execute(statement, [r.row() for r in unique])).all()}
+        fresh = [record for record in unique if record.id in inserted]
         if fresh:
             await _roll_up(connection, fresh)
     return len(fresh)

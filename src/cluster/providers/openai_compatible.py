@@ -229,7 +229,10 @@ def _usage_of(body: bytes) -> Usage | None:
 def _usage_from(usage: Any) -> Usage | None:
     if not isinstance(usage, dict):
         return None
-    return Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    try:  # an upstream's report is not trusted blindly: whole, non-negative counts
+        return Usage(max(int(usage.get("prompt_tokens") or 0), 0), max(int(usage.get("completion_tokens") or 0), 0))
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def _error_message(body: bytes, status: int) -> str:
