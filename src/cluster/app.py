@@ -14,8 +14,13 @@ from cluster.api.middleware import AccessLog, BodyLimit, Unexpected
 from cluster.api.routes import routers
 from cluster.services import Services
 from cluster.settings import Settings
+from cluster.wire.openai import ErrorResponse
 
 log = logging.getLogger("cluster")
+#: every operation may answer these, always in OpenAI's error shape (api/errors.py): stated once in the spec
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorResponse} for status in (400, 401, 402, 403, 404, 409, 413, 429, 500, 502, 503)
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -40,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
     uploads = {"/v1/datasets": settings.storage.max_upload_bytes, "/v1/files": settings.finetune.max_file_bytes}
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, uploads=uploads)
     app.add_middleware(Unexpected)
