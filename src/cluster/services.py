@@ -74,7 +74,7 @@ class Services:
             limiter = await enter(auth.limits(settings))
             ledger = await enter(billing.running(settings, engine))
             onchain = await enter(chain.running(settings, engine, ledger))
-            x402 = await enter(payments.running(settings, engine, ledger, onchain))
+            x402 = await enter(payments.running(settings, engine, ledger, onchain, request_log.metrics))
             store = await enter(storage.running(settings))
             market = await enter(marketplace.running(settings, engine, store, onchain))
             trust = await enter(tee.running(engine, onchain.compose_allowed if onchain else None))

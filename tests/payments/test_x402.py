@@ -97,6 +97,10 @@ async def test_a_non_streamed_payment_reports_what_it_charged_and_credits_the_re
     assert balance.available == extra["credited"]
     audit = await gateway.services.billing.audit()
     assert audit["sum"] == 0 and audit["revenue"] == extra["charged"]
+    metrics = gateway.services.request_log.metrics.exposition().decode()
+    assert 'cluster_x402_total{op="verify",outcome="valid"}' in metrics
+    assert 'cluster_x402_total{op="settle",outcome="success"}' in metrics
+    assert 'cluster_x402_duration_seconds_count{op="settle"}' in metrics
 
 
 async def test_replaying_a_payment_is_refused(gateway: Gateway) -> None:

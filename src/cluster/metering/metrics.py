@@ -68,6 +68,13 @@ class Metrics:
         if record.attempts > 1:
             self.failovers.labels(model).inc(record.attempts - 1)
 
+    def counter(self, name: str, documentation: str, labels: list[str]) -> Counter:
+        """A counter of a domain's own (x402 outcomes …), in this service's registry."""
+        return Counter(name, documentation, labels, registry=self.registry)
+
+    def histogram(self, name: str, documentation: str, labels: list[str]) -> Histogram:
+        return Histogram(name, documentation, labels, buckets=_LATENCY, registry=self.registry)
+
     def error(self, code: str | None, status: int) -> None:
         self.errors.labels(code or "-", str(status)).inc()
 

@@ -23,6 +23,7 @@ from cluster.chain.eip3009 import recover_authorization, usdc_domain
 from cluster.chain.rpc import JsonRpc
 from cluster.chain.transfers import Transfers
 from cluster.errors import ClusterError, TransactionReverted
+from cluster.metering.metrics import Metrics
 from cluster.payments import reasons
 from cluster.payments.wire import ExactPayload, MalformedPayment, caip2, chain_id_of, v1_network
 
@@ -205,3 +206,41 @@ def _at_authorized_amount(payload: PaymentPayload, requirements: PaymentRequirem
     if value >= int(requirements.amount):
         return requirements.model_copy(update={"amount": str(value)})
     return requirements
+
+
+class MeteredFacilitator:
+    """A facilitator whose verify and settle are counted and timed (``cluster_x402_*`` on ``/metrics``), around
+    either implementation: the same protocol, so nothing else knows."""
+
+    def __init__(self, inner: Facilitator, metrics: Metrics) -> None:
+        self._inner = inner
+        self._outcomes = metrics.counter("cluster_x402", "x402 verifications and settlements", ["op", "outcome"])
+        self._latency = metrics.histogram("cluster_x402_duration_seconds", "x402 verify and settle time", ["op"])
+
+    async def verify(
+        self, payload: PaymentPayload, requirements: PaymentRequirements, *, allow_overpay: bool = False
+    ) -> VerifyResponse:
+        started = time.perf_counter()
+        verdict = await self._inner.verify(payload, requirements, allow_overpay=allow_overpay)
+        self._observe("verify", "valid" if verdict.is_valid else "invalid", started)
+        return verdict
+
+    async def settle(self, payload: PaymentPayload, requirements: PaymentRequirements) -> SettleResponse:
+        started = time.perf_counter()
+        try:
+            settled = await self._inner.settle(payload, requirements)
+        except Exception:
+            self._observe("settle", "error", started)
+            raise
+        self._observe("settle", "success" if settled.success else "failure", started)
+        return settled
+
+    def supported(self) -> SupportedResponse:
+        return self._inner.supported()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    def _observe(self, op: str, outcome: str, started: float) -> None:
+        self._outcomes.labels(op, outcome).inc()
+        self._latency.labels(op).observe(time.perf_counter() - started)

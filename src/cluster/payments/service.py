@@ -20,8 +20,9 @@ from cluster.chain.service import ChainService
 from cluster.chain.transfers import Transfers
 from cluster.db.engine import insert_ignore
 from cluster.errors import X402Required
+from cluster.metering.metrics import Metrics
 from cluster.payments import wire
-from cluster.payments.facilitator import Facilitator, LocalFacilitator, RemoteFacilitator
+from cluster.payments.facilitator import Facilitator, LocalFacilitator, MeteredFacilitator, RemoteFacilitator
 from cluster.payments.models import X402PaymentRow
 from cluster.settings import X402Settings
 
@@ -52,7 +53,12 @@ class X402Service:
     @classmethod
     @asynccontextmanager
     async def running(
-        cls, settings: X402Settings, engine: AsyncEngine, billing: BillingService, chain: ChainService
+        cls,
+        settings: X402Settings,
+        engine: AsyncEngine,
+        billing: BillingService,
+        chain: ChainService,
+        metrics: Metrics | None = None,
     ) -> AsyncIterator[X402Service]:
         """The service over its facilitator (in-process, or remote), which is closed when the block ends."""
         usdc = chain.contracts.usdc
@@ -68,6 +74,8 @@ class X402Service:
             rpc = JsonRpc(chain.client.rpc_url)
             transfers = Transfers(rpc, usdc.address, chain.client.chain_id, chain.client.signer)
             facilitator = LocalFacilitator(chain.client, usdc, transfers, rpc, safety_margin=settings.safety_margin)
+        if metrics is not None:
+            facilitator = MeteredFacilitator(facilitator, metrics)
         try:
             yield cls(
                 settings,
