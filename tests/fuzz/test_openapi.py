@@ -41,8 +41,8 @@ async def test_every_operation_answers_within_its_spec(
             "--max-examples", "5", "--max-time", "100", "--workers", "1", "--continue-on-failure",
         ]  # fmt: skip
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "PYTHONPATH": str(ROOT)}
-        process = await asyncio.create_subprocess_exec(
-            *command, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        process = await asyncio.create_subprocess_exec(  # its cache (.schemathesis/) stays in the test's folder
+            *command, env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
         output, _ = await asyncio.wait_for(process.communicate(), timeout=240)
     report = output.decode(errors="replace")
