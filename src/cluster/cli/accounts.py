@@ -50,10 +50,10 @@ def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
         async with Services.running(settings) as services:
             return await job(services)
 
-    return _reported(main)
+    return reported(main)
 
 
-def _reported(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+def reported(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run ``main``; a ``ClusterError`` becomes one line on stderr and exit status 1."""
     try:
         return asyncio.run(main())
@@ -174,4 +174,4 @@ def rotate_keys(config: ConfigOption = None) -> None:
         async with db.running(settings) as engine, storage.running(settings) as stored:
             return await rewrap_keys(engine, stored.keys)
 
-    typer.echo(f"re-wrapped {_reported(main)} dataset keys")
+    typer.echo(f"re-wrapped {reported(main)} dataset keys")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from cluster.errors import ClusterError
+from cluster.cli.accounts import reported
 from cluster.tee.attestation import nvidia_keys
 from cluster.tee.errors import VerificationFailed
 from cluster.tee.receipts import Receipt, verify_receipt
@@ -84,11 +84,7 @@ def _registry_call(config: Path | None, call: Callable[[ComposeRegistry, int], A
         finally:
             await client.close()
 
-    try:
-        return asyncio.run(main())
-    except ClusterError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(1) from None
+    return reported(main)
 
 
 def verify(

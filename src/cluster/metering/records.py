@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cluster.metering.units import QUANTITIES, Usage
+from cluster.wire.bounds import INT32  # request_log's count columns
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ class RequestRecord:
             "cost": max(0, self.cost),
             "error_code": _cut(self.error_code, 64),
             "stream": self.stream,
-            **{name: min(max(count, 0), _INT32) for name, count in self.usage.counts().items()},
+            **{name: min(max(count, 0), INT32) for name, count in self.usage.counts().items()},
             "usage_estimated": self.usage.estimated,
             "attempts": self.attempts,
             "latency_ms": self.latency_ms,
@@ -59,9 +60,6 @@ class RequestRecord:
         created = fields.pop("created_at")
         at = datetime.fromisoformat(created) if isinstance(created, str) else created
         return cls(**fields, usage=usage, created_at=at)
-
-
-_INT32 = 2**31 - 1  # request_log's count columns
 
 
 def _cut(value: str | None, length: int) -> str | None:
