@@ -19,7 +19,9 @@ mkdir -p "$WHEELS"
 if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; then
   echo "building llama-cpp-python $LLAMA_CPP_VERSION once (portable CPU build); the wheel is cached in $WHEELS"
   # GGML_NATIVE=OFF: the wheel must run on any x86-64 machine the cache is copied to, not just this CPU.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+  # LLAVA_BUILD=OFF: the multimodal (mtmd/clip) library is a third of the compile, and llama-cpp-python
+  # loads it only for vision chat handlers, which Cluster does not use (no bundled vision model).
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
     $PIP wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$WHEELS"
 fi
 

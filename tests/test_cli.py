@@ -64,7 +64,7 @@ def test_the_readme_first_call_works_after_admin_init(run, tmp_path: Path) -> No
     from cluster.settings import Settings
 
     out = run("admin", "init")
-    assert "development balance: 10 USDC" in out
+    assert "development balance: 10.00 USDC" in out
     key = out.split("\n")[2].strip()
 
     async def chat() -> httpx.Response:
@@ -88,3 +88,15 @@ def test_a_configured_database_gets_no_development_balance(  # type: ignore[no-u
     admin_id = out.split("admin user: ")[1].split()[0]
     assert "development balance" not in out
     assert json.loads(run("balance", admin_id))["available"] == 0
+
+
+def test_the_cli_takes_and_shows_usdc() -> None:
+    import typer
+
+    from cluster.cli.money import micro, usdc
+
+    assert micro("2.5") == 2_500_000 and micro("0.000001") == 1
+    for bad in ("0", "-1", "abc", "0.0000001", "inf", "nan"):
+        with pytest.raises(typer.BadParameter):
+            micro(bad)
+    assert usdc(10_000_000) == "10.00" and usdc(150) == "0.00015" and usdc(10_000) == "0.01"

@@ -73,7 +73,7 @@ class Services:
             keys = await enter(auth.running(settings, engine))
             limiter = await enter(auth.limits(settings))
             ledger = await enter(billing.running(settings, engine))
-            onchain = await enter(chain.running(settings, engine, ledger))
+            onchain = await enter(chain.running(settings, engine, ledger, request_log.metrics))
             x402 = await enter(payments.running(settings, engine, ledger, onchain, request_log.metrics))
             store = await enter(storage.running(settings))
             market = await enter(marketplace.running(settings, engine, store, onchain))
@@ -82,7 +82,7 @@ class Services:
             fine_tuned = await enter(finetune.deployed(settings, engine, routing))
             royalties = await enter(marketplace.royalties(settings, engine, onchain, fine_tuned.lineages))
             inference = await enter(gateway.inference(settings, routing, request_log, fine_tuned, traces))
-            jobs = await enter(finetune.running(settings, engine, routing, market, ledger))
+            jobs = await enter(finetune.running(settings, engine, routing, market, ledger, request_log.metrics))
             yield cls(
                 settings,
                 engine,

@@ -61,3 +61,17 @@ async def test_the_spec_states_the_bounds(app: Secured) -> None:
     assert key["maximum"] > 0
     chat = spec["components"]["schemas"]["ChatCompletionRequest"]["properties"]
     assert chat["seed"]["anyOf"][0]["maximum"] >= 2**62
+
+
+async def test_every_amount_of_money_on_the_api_is_integer_micro_usdc(app: Secured) -> None:
+    """One representation of money (defect 7): any field documented in USDC is an integer of micro-USDC."""
+    spec = (await app.http.get("/openapi.json")).json()
+    money: list[str] = []
+    for schema_name, schema in spec["components"]["schemas"].items():
+        for field, prop in schema.get("properties", {}).items():
+            if "USDC" not in prop.get("description", "") or schema_name.startswith(("X402", "Payment")):
+                continue
+            types = {option.get("type") for option in prop.get("anyOf", [prop])} - {"null"}
+            assert types == {"integer"}, f"{schema_name}.{field} is {types}"
+            money.append(f"{schema_name}.{field}")
+    assert {"Pricing.input", "Pricing.output", "DatasetObject.price"} <= set(money)

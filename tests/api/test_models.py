@@ -8,11 +8,16 @@ async def test_models_list_describes_each_model(client: httpx.AsyncClient) -> No
     chat = models["smollm2-135m-instruct"]
     assert chat["object"] == "model" and chat["owned_by"] == "HuggingFaceTB"
     assert chat["task"] == "chat" and chat["context_length"] == 2048
+    # money on the HTTP API is integer micro-USDC everywhere (dataset prices, balances, model prices)
     assert chat["pricing"] == {
         "currency": "USDC",
-        "unit": "1M tokens",
-        "input": "0.010000",
-        "output": "0.020000",
+        "decimals": 6,
+        "input": 10_000,
+        "output": 20_000,
+        "character": 0,
+        "second": 0,
+        "image": 0,
+        "search": 0,
     }
     assert chat["providers"] == ["local-llama"] and chat["tee"] is False
     embedding = models["all-minilm-l6-v2"]

@@ -16,6 +16,7 @@ from cluster.chain.deposits import DepositBook
 from cluster.chain.indexer import Indexer
 from cluster.chain.models import ChainCursor, ChainDeposit, ChainPurchase
 from cluster.db import make_engine, upgrade
+from cluster.metering.metrics import Metrics
 from cluster.settings import BillingSettings
 from tests.chain_fixtures import Chain
 
@@ -120,6 +121,13 @@ async def test_deposits_wait_for_their_confirmations(chain: Chain, ledger: Ledge
     await chain.mine(1)
     await index.run_once()
     assert await ledger.available("carol") == 1_000
+    # the lag an operator watches: the head is `confirmations` blocks past what is indexed
+    metrics = Metrics()
+    metrics.live(index.gauges)
+    text = metrics.exposition().decode()
+    chain_id = (await chain.client(0)).chain_id
+    assert f'cluster_chain_indexer_lag_blocks{{chain_id="{chain_id}"}} 3.0' in text
+    assert "cluster_chain_indexer_last_pass_timestamp_seconds" in text
 
 
 async def test_eth_deposits_are_credited_at_the_configured_price(chain: Chain, ledger: Ledger) -> None:

@@ -120,3 +120,25 @@ async def test_the_sdk_drives_files_and_jobs(api: Secured, tmp_path: Path) -> No
         assert [j.id for j in await client.fine_tuning.jobs.list()] == [job.id]
         assert len(await client.fine_tuning.jobs.list_events(job.id)) == 3
         assert (await client.fine_tuning.jobs.cancel(job.id)).done
+
+
+async def test_the_queue_is_on_metrics(api: Secured, tmp_path: Path) -> None:
+    """What an operator watches: jobs waiting, how long the oldest has waited, this process's busy slots."""
+    from cluster.finetune.runner import JobRunner
+    from cluster.metering.metrics import Metrics
+
+    _, key = await api.new_user()
+    client = openai_client(api, key)
+    file = await client.files.create(file=("parrot.jsonl", CHAT), purpose="fine-tune")
+    await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)
+    services = api.app.state.services  # type: ignore[attr-defined]
+    runner = JobRunner(services.engine, services.settings.finetune, None, tmp_path, {}, services.billing)  # type: ignore[arg-type]  # no trainer: it never claims here
+    await runner.measure()
+    metrics = Metrics()
+    metrics.live(runner.gauges)
+    text = metrics.exposition().decode()
+    assert 'cluster_finetune_jobs{status="queued"} 1.0' in text
+    assert 'cluster_finetune_jobs{status="running"} 0.0' in text
+    assert 'cluster_finetune_slots{state="busy"} 0.0' in text
+    age = next(line for line in text.splitlines() if line.startswith("cluster_finetune_oldest_queued_seconds "))
+    assert 0 <= float(age.split()[1]) < 60

@@ -18,7 +18,7 @@ def test_resolves_ids_and_aliases_to_all_routes() -> None:
     assert entry.id == "llama"
     assert [(r.provider, r.upstream_model) for r in entry.routes] == [("a", "meta/llama"), ("b", "llama")]
     card = catalog.card(entry)
-    assert card.pricing.input == "0.150000" and card.providers == ["a", "b"]
+    assert card.pricing.input == 150_000 and card.providers == ["a", "b"]
 
 
 def test_unknown_model_is_model_not_found() -> None:

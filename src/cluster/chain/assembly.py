@@ -10,15 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.billing import BillingService
 from cluster.chain.service import ChainService
+from cluster.metering.metrics import Metrics
 from cluster.settings import Settings
 
 
 @asynccontextmanager
 async def running(
-    settings: Settings, engine: AsyncEngine, billing: BillingService
+    settings: Settings, engine: AsyncEngine, billing: BillingService, metrics: Metrics
 ) -> AsyncIterator[ChainService | None]:
     if not settings.chain.enabled:
         yield None
         return
     async with ChainService.running(settings, engine, billing) as chain:
+        metrics.live(chain.indexer.gauges)
         yield chain

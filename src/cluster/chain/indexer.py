@@ -14,9 +14,12 @@ credited and does not come back is reversed once the indexer has passed its old 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client.core import Metric
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from web3.contract import AsyncContract
@@ -26,6 +29,7 @@ from cluster.chain.client import ChainClient, guard
 from cluster.chain.deposits import DepositBook
 from cluster.chain.models import ChainCursor, ChainDeposit, ChainEvent, ChainPurchase, DepositRef
 from cluster.db.engine import insert_ignore
+from cluster.metering.metrics import gauge
 from cluster.settings import ContractAddresses
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,8 @@ class Indexer:
             if address:
                 contract = client.contract(artifact, address)
                 self._contracts[contract.address.lower()] = contract
+        #: (block indexed, chain head, when) at the end of the last pass, for the lag gauges
+        self.progress: tuple[int, int, float] | None = None
         self._topics = {
             (address, topic): event["name"]
             for address, contract in self._contracts.items()
@@ -98,7 +104,22 @@ class Indexer:
         return int(await guard(self._client.w3.eth.block_number)) - self.confirmations
 
     async def _behind(self) -> bool:
-        return (await self.cursor())[0] < await self._safe_head()
+        indexed, safe = (await self.cursor())[0], await self._safe_head()
+        self.progress = (indexed, safe + self.confirmations, time.time())
+        return indexed < safe
+
+    def gauges(self) -> Iterable[Metric]:
+        """How far behind the chain this process's indexer is, as of its last pass (a stale pass shows in the
+        timestamp: an RPC outage stops the lag from moving, not from mattering)."""
+        if self.progress is None:
+            return
+        indexed, head, at = self.progress
+        chain = [str(self._client.chain_id)]
+        yield gauge("cluster_chain_indexer_lag_blocks", "Chain head minus the last block indexed", ["chain_id"],
+                    [(chain, max(0, head - indexed))])  # fmt: skip
+        yield gauge("cluster_chain_indexed_block", "Last block indexed", ["chain_id"], [(chain, indexed)])
+        yield gauge("cluster_chain_indexer_last_pass_timestamp_seconds", "When the indexer last read the chain head",
+                    ["chain_id"], [(chain, at)])  # fmt: skip
 
     async def _step(self) -> int:
         last, last_hash = await self.cursor()

@@ -27,10 +27,10 @@ class PurchaseObject(BaseModel):
     buyer: str
     referrer: str
     beneficiary: str
-    price: int
-    creator_amount: int
-    treasury_amount: int
-    referrer_amount: int
+    price: int = Field(description="micro-USDC")
+    creator_amount: int = Field(description="micro-USDC")
+    treasury_amount: int = Field(description="micro-USDC")
+    referrer_amount: int = Field(description="micro-USDC")
     tx_hash: str
     block_number: int
 

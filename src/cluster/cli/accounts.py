@@ -7,7 +7,6 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,6 +15,7 @@ import typer
 from cluster.auth import Principal, Role, Scope
 from cluster.auth.protocol import KeyCreateRequest
 from cluster.billing.protocol import AdjustRequest
+from cluster.cli.money import micro, usdc
 from cluster.db import assembly as db
 from cluster.errors import ClusterError
 from cluster.marketplace.keys import rewrap_keys
@@ -62,16 +62,6 @@ def reported(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         raise typer.Exit(1) from None
 
 
-def _micro(amount: str) -> int:
-    try:
-        value = Decimal(amount) * 1_000_000
-    except InvalidOperation:
-        raise typer.BadParameter(f"not a number: {amount}") from None
-    if value != value.to_integral_value() or value <= 0:
-        raise typer.BadParameter("a positive amount with at most 6 decimals")
-    return int(value)
-
-
 @admin_app.command("init")
 def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
     """Create the first admin and print its API key (shown once). On the embedded default (SQLite in the data dir)
@@ -91,7 +81,7 @@ def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
     user_id, key, credit = _run(config, job)
     typer.echo(f"admin user: {user_id}\nAPI key (store it now, it is not shown again):\n{key}")
     if credit:
-        typer.echo(f"development balance: {Decimal(credit) / 1_000_000} USDC (auth.dev_credit; embedded default only)")
+        typer.echo(f"development balance: {usdc(credit)} USDC (auth.dev_credit; embedded default only)")
 
 
 @users_app.command("create")
@@ -136,13 +126,13 @@ def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
 
 def credit(user: str, amount: str, idempotency_key: str, memo: str | None = None, config: ConfigOption = None) -> None:
     """Add AMOUNT USDC to USER's balance (the idempotency key makes a retry safe)."""
-    request = AdjustRequest(user_id=user, amount=_micro(amount), idempotency_key=idempotency_key, memo=memo)
+    request = AdjustRequest(user_id=user, amount=micro(amount), idempotency_key=idempotency_key, memo=memo)
     typer.echo(_run(config, lambda s: s.billing.credit(request)).model_dump_json())
 
 
 def debit(user: str, amount: str, idempotency_key: str, memo: str | None = None, config: ConfigOption = None) -> None:
     """Take AMOUNT USDC from USER's balance."""
-    request = AdjustRequest(user_id=user, amount=_micro(amount), idempotency_key=idempotency_key, memo=memo)
+    request = AdjustRequest(user_id=user, amount=micro(amount), idempotency_key=idempotency_key, memo=memo)
     typer.echo(_run(config, lambda s: s.billing.debit(request)).model_dump_json())
 
 

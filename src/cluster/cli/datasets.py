@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cluster.cli.accounts import _micro
+from cluster.cli.money import micro, usdc
 
 datasets_app = typer.Typer(no_args_is_help=True, help="The data marketplace, through a running server's API.")
 
@@ -50,7 +50,7 @@ def upload(
             file,
             name=name,
             slug=slug,
-            price=_micro(price) if price not in ("0", "0.0") else 0,
+            price=micro(price) if price not in ("0", "0.0") else 0,
             category=category,
             wallet=wallet,
             license=license,
@@ -66,7 +66,7 @@ def list_(
     category: str | None = None, q: str | None = None, url: Url = "http://127.0.0.1:8000", api_key: Key = ""
 ) -> None:
     for dataset in _client(url, api_key).datasets.list(category=category, q=q, limit=100):
-        typer.echo(f"{dataset.slug:40} {dataset.category:10} {dataset.price / 1e6:>10.2f} USDC  {dataset.size:>12} B")
+        typer.echo(f"{dataset.slug:40} {dataset.category:10} {usdc(dataset.price):>10} USDC  {dataset.size:>12} B")
 
 
 @datasets_app.command("download")

@@ -65,13 +65,14 @@ def serve(
 @app.command()
 def models(config: ConfigOption = None) -> None:
     """List the catalog this configuration serves."""
+    from cluster.cli.money import usdc
     from cluster.gateway.assembly import build_catalog
 
     catalog, _ = build_catalog(Settings.load(config))
     for entry in catalog.entries():
         card = catalog.card(entry)
         typer.echo(
-            f"{card.id:40} {card.task:10} in ${card.pricing.input}/M out ${card.pricing.output}/M  "
+            f"{card.id:40} {card.task:10} in ${usdc(card.pricing.input)}/M out ${usdc(card.pricing.output)}/M  "
             f"via {', '.join(card.providers)}"
         )
 

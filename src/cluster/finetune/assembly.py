@@ -23,6 +23,7 @@ from cluster.finetune.service import FineTuning
 from cluster.finetune.trainer import Trainer
 from cluster.gateway.assembly import Routing
 from cluster.marketplace.service import Marketplace
+from cluster.metering.metrics import Metrics
 from cluster.settings import Settings
 
 
@@ -42,6 +43,7 @@ async def running(
     routing: Routing,
     marketplace: Marketplace | None,
     billing: BillingService,
+    metrics: Metrics,
 ) -> AsyncIterator[FineTuning | None]:
     config = settings.finetune
     if not config.enabled:
@@ -60,6 +62,7 @@ async def running(
     )
     runner = JobRunner(engine, config, trainer, workdir, routing.trainable, billing)
     runner.start()
+    metrics.live(runner.gauges)
     try:
         yield jobs
     finally:

@@ -15,6 +15,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.auth import Principal
+from cluster.db.pages import newest_first
 from cluster.errors import InvalidRequest, NotFound, PayloadTooLarge
 from cluster.finetune.models import FileRow
 from cluster.finetune.protocol import FileDeleted, FileList, FileObject
@@ -80,13 +81,9 @@ class Files:
             query = query.where(FileRow.user_id == caller.user_id)
         if purpose is not None:
             query = query.where(FileRow.purpose == purpose)
-        if after is not None:
-            query = query.where(
-                FileRow.id != after,
-                FileRow.created_at <= select(FileRow.created_at).where(FileRow.id == after).scalar_subquery(),
-            )
+        query = newest_first(query, FileRow.created_at, FileRow.id, after)
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query.order_by(FileRow.created_at.desc()).limit(limit + 1))).all()
+            rows = (await connection.execute(query.limit(limit + 1))).all()
         return FileList(data=[_object(r._asdict()) for r in rows[:limit]], has_more=len(rows) > limit)
 
     async def delete(self, caller: Principal, file_id: str) -> FileDeleted:

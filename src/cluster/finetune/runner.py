@@ -18,19 +18,24 @@ import hashlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from prometheus_client.core import Metric
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster.auth.service import aware
 from cluster.billing import BillingService
 from cluster.finetune import charges
 from cluster.finetune.models import CheckpointRow, JobRow
 from cluster.finetune.service import add_event, clean_workdir, model_name, settle
 from cluster.finetune.trainer import Trained, Trainer, TrainingFailed, TrainingRun
+from cluster.metering.metrics import gauge
 from cluster.settings import FineTuneSettings
 
 log = logging.getLogger(__name__)
@@ -58,6 +63,8 @@ class JobRunner:
         #: jobs this process must stop without requeueing: job id -> status now (cancelled, or taken over)
         self._lost: dict[str, str] = {}
         self._loop: asyncio.Task[None] | None = None
+        #: jobs by status across the deployment and the oldest queued job's creation time, as of the last tick
+        self._queue: tuple[dict[str, int], float | None] = ({}, None)
         self._stopping = asyncio.Event()
 
     def start(self) -> None:
@@ -93,6 +100,26 @@ class JobRunner:
         await self._recover_orphans()
         await self._sweep()
         await self._claim()
+        await self.measure()
+
+    async def measure(self) -> None:
+        waiting = JobRow.status.in_(["queued", "running"])
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(select(JobRow.status, func.count()).where(waiting).group_by(JobRow.status))
+            counts = {status: count for status, count in rows}
+            oldest = await connection.scalar(select(func.min(JobRow.created_at)).where(JobRow.status == "queued"))
+        self._queue = (counts, aware(oldest).timestamp() if oldest is not None else None)
+
+    def gauges(self) -> Iterable[Metric]:
+        """The fine-tuning queue as this process's runner last saw it, and this process's training slots."""
+        counts, oldest = self._queue
+        statuses = [([status], counts.get(status, 0)) for status in ("queued", "running")]
+        yield gauge("cluster_finetune_jobs", "Fine-tuning jobs waiting or training (whole deployment)", ["status"],
+                    statuses)  # fmt: skip
+        age: list[tuple[list[str], float]] = [([], time.time() - oldest if oldest is not None else 0.0)]
+        yield gauge("cluster_finetune_oldest_queued_seconds", "Age of the oldest queued job", [], age)
+        yield gauge("cluster_finetune_slots", "This process's training slots", ["state"],
+                    [(["busy"], len(self._tasks)), (["total"], self._settings.max_concurrent_jobs)])  # fmt: skip
 
     # -- keeping rows honest ------------------------------------------------------------------------------
     async def _heartbeat(self) -> None:

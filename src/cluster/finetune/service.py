@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cluster.auth import Principal
 from cluster.auth.service import aware
 from cluster.billing import BillingService
+from cluster.db.pages import newest_first
 from cluster.errors import FeatureDisabled, InvalidRequest, NotFound, ServiceUnavailable
 from cluster.finetune import charges
 from cluster.finetune.files import Files
@@ -191,11 +192,9 @@ class FineTuning:
         query = select(JobRow)
         if not caller.is_admin:
             query = query.where(JobRow.user_id == caller.user_id)
-        if after is not None:
-            cursor = select(JobRow.created_at).where(JobRow.id == after).scalar_subquery()
-            query = query.where(JobRow.created_at <= cursor, JobRow.id != after)
+        query = newest_first(query, JobRow.created_at, JobRow.id, after)
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(query.order_by(JobRow.created_at.desc()).limit(limit + 1))).all()
+            rows = (await connection.execute(query.limit(limit + 1))).all()
         return JobList(data=[self.wire(r) for r in rows[:limit]], has_more=len(rows) > limit)
 
     async def events(self, caller: Principal, job_id: str, after: str | None, limit: int) -> EventList:

@@ -8,14 +8,12 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 
 from cluster.errors import ModelNotFound
 from cluster.settings import ModelConfig, ProviderConfig
 from cluster.wire.openai import ModelCard, Pricing
 
 log = logging.getLogger(__name__)
-_MICRO = Decimal(1_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +75,17 @@ class Catalog:
             owned_by=model.owned_by,
             task=model.task,
             context_length=model.context_length,
-            pricing=Pricing(input=_usdc(model.input_price), output=_usdc(model.output_price)),
+            pricing=Pricing(
+                input=model.input_price,
+                output=model.output_price,
+                character=model.character_price,
+                second=model.second_price,
+                image=model.image_price,
+                search=model.search_price,
+            ),
             providers=[route.provider for route in entry.routes],
             aliases=model.aliases,
             tee=model.tee,
             dimensions=model.dimensions,
             lineage=model.lineage.model_dump() if model.lineage else None,
         )
-
-
-def _usdc(micro: int) -> str:
-    return f"{Decimal(micro) / _MICRO:.6f}"

@@ -68,7 +68,7 @@ class DatasetObject(BaseModel):
     category: str
     license: str
     format: str
-    price: int
+    price: int = Field(description="micro-USDC; 0 = not for sale")
     creator_wallet: str
     size: int
     sha256: str
@@ -131,9 +131,9 @@ class Earnings(BaseModel):
     object: Literal["earnings"] = "earnings"
     wallets: list[str]
     datasets: list[DatasetEarnings]
-    total_received: int
-    total_royalties: int = 0
-    total_royalties_pending: int = 0
+    total_received: int = Field(description="micro-USDC")
+    total_royalties: int = Field(0, description="micro-USDC")
+    total_royalties_pending: int = Field(0, description="micro-USDC")
     referrals: int = Field(description="purchases you referred")
     referral_received: int = Field(description="micro-USDC paid to your wallets as referrer (5%)")
 

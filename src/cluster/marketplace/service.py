@@ -44,6 +44,7 @@ from cluster.storage.unixfs import UnixfsBuilder
 
 READ_PIECE = 1 << 20
 Viewer = Principal | SignedWallet | None  # an account, a wallet that signed for the dataset, or anonymous
+#: each then by id, so pages of equal keys neither repeat nor skip a row
 _SORTS: dict[str, Any] = {
     "newest": DatasetRow.created_at.desc(),
     "price": DatasetRow.price.asc(),
@@ -211,7 +212,9 @@ class Marketplace:
         async with self._engine.connect() as connection:
             total = (await connection.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
             rows = (
-                await connection.execute(query.order_by(_SORTS.get(sort, _SORTS["newest"])).limit(limit).offset(offset))
+                await connection.execute(
+                    query.order_by(_SORTS.get(sort, _SORTS["newest"]), DatasetRow.id).limit(limit).offset(offset)
+                )
             ).all()
         data = [_object(row, Access.PUBLIC) for row in rows]  # per-caller levels: GET one dataset
         return DatasetList(data=data, total=total, has_more=offset + len(data) < total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -24,7 +24,7 @@ class UsageBucket(BaseModel):
     errors: int
     prompt_tokens: int
     completion_tokens: int
-    cost: int
+    cost: int = Field(description="micro-USDC charged")
 
 
 class UsageReport(BaseModel):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from cluster.wire.bounds import INT32, Int64, Tokens
+from cluster.wire.bounds import INT32, Int64, MicroUSDC, Tokens
 
 TokenId = Annotated[int, Field(ge=0, le=INT32)]
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -157,10 +157,18 @@ class EmbeddingResponse(BaseModel):
 
 
 class Pricing(BaseModel):
+    """A model's prices. Like every amount of money on Cluster's HTTP API (balances, dataset prices, earnings,
+    credits), each is an integer of micro-USDC: USDC base units, 1 USDC = 1,000,000. Exact, and what the ledger
+    and the chain count in; the SDK and the CLI take and show decimal USDC."""
+
     currency: Literal["USDC"] = "USDC"
-    unit: Literal["1M tokens"] = "1M tokens"
-    input: str = Field(description="decimal USDC per 1M input tokens")
-    output: str = Field(description="decimal USDC per 1M output tokens")
+    decimals: Literal[6] = Field(6, description="amounts are in 10^-6 USDC (micro-USDC)")
+    input: MicroUSDC = Field(description="micro-USDC per 1M input tokens")
+    output: MicroUSDC = Field(description="micro-USDC per 1M output tokens")
+    character: MicroUSDC = Field(0, description="micro-USDC per 1M input characters (text to speech)")
+    second: MicroUSDC = Field(0, description="micro-USDC per second of audio (transcription)")
+    image: MicroUSDC = Field(0, description="micro-USDC per image generated")
+    search: MicroUSDC = Field(0, description="micro-USDC per search (rerank: one query over its documents)")
 
 
 class ModelCard(BaseModel):
