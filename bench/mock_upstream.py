@@ -1,9 +1,10 @@
 """A fast OpenAI-compatible mock upstream, run in its own process by the benchmark and the failover tests.
 
-Canned JSON for chat and embeddings, a canned SSE stream (``--chunks`` events) for streaming chat. It never
-stores anything. Test hooks ride in the request body as extra parameters, which the gateway passes through:
-``mock_status`` (answer with that status), ``mock_break_after`` (drop the connection after N stream events),
-``mock_echo`` (answer with the last user message, for the zero-retention test).
+Canned JSON for chat and embeddings, real media for the other modalities (``mock_media.py``), a canned SSE
+stream (``--chunks`` events) for streaming chat. It never stores anything. Test hooks ride in the request body as
+extra parameters, which the gateway passes through: ``mock_status`` (answer with that status),
+``mock_break_after`` (drop the connection after N stream events), ``mock_echo`` (answer with the last user
+message, for the zero-retention test).
 
     python bench/mock_upstream.py --port 9001 --name a
 """
@@ -16,6 +17,11 @@ import time
 from typing import Any
 
 import orjson
+
+try:  # run as a script (its folder on the path) or imported as bench.mock_upstream
+    import mock_media
+except ImportError:  # pragma: no cover
+    from bench import mock_media
 
 Scope = dict[str, Any]
 
@@ -43,6 +49,7 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
     )
     headers = [(b"content-type", b"application/json"), (b"x-mock-upstream", name.encode())]
     sse_headers = [(b"content-type", b"text/event-stream"), (b"x-mock-upstream", name.encode())]
+    image_headers = [(b"content-type", b"image/png")]
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
         body = {
@@ -92,12 +99,21 @@ def build_app(name: str, chunks: int, delay_ms: float) -> Any:
             return
         path = scope["path"]
         if scope["method"] == "GET":
-            if path.endswith("/models"):
+            if "/mock-images/" in path:
+                await respond(send, 200, mock_media.png(path.rsplit("/", 1)[-1].removesuffix(".png")), image_headers)
+            elif path.endswith("/models"):
                 await respond(send, 200, orjson.dumps({"object": "list", "data": [{"id": "mock", "object": "model"}]}))
             else:
                 await respond(send, 200, b'{"status":"ok"}')
             return
-        request = orjson.loads(await read_body(receive))
+        raw = await read_body(receive)
+        host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode()
+        media = mock_media.answer(name, path, raw, f"http://{host}")
+        if media is not None:
+            status, content_type, payload = media
+            await respond(send, status, payload, [(b"content-type", content_type), (b"x-mock-upstream", name.encode())])
+            return
+        request = orjson.loads(raw)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         if "mock_status" in request:

@@ -14,6 +14,7 @@ from cluster.api.middleware import AccessLog, BodyLimit, Unexpected
 from cluster.api.routes import routers
 from cluster.services import Services
 from cluster.settings import Settings
+from cluster.wire.audio import MAX_AUDIO_BYTES
 from cluster.wire.openai import ErrorResponse
 
 log = logging.getLogger("cluster")
@@ -46,7 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
-    uploads = {"/v1/datasets": settings.storage.max_upload_bytes, "/v1/files": settings.finetune.max_file_bytes}
+    audio = MAX_AUDIO_BYTES + 64 * 1024  # the file and the form around it
+    uploads = {
+        "/v1/datasets": settings.storage.max_upload_bytes,
+        "/v1/files": settings.finetune.max_file_bytes,
+        "/v1/audio/transcriptions": audio,
+        "/v1/audio/translations": audio,
+    }
     app.add_middleware(BodyLimit, max_bytes=settings.server.max_body_bytes, uploads=uploads)
     app.add_middleware(Unexpected)
     app.add_middleware(AccessLog)  # added last: the outermost, so it sees every answer (a 500 too)

@@ -26,6 +26,7 @@ from cluster.finetune import assembly as finetune
 from cluster.finetune.deployed import FineTunedModels
 from cluster.finetune.service import FineTuning
 from cluster.gateway import assembly as gateway
+from cluster.gateway.media import MediaService
 from cluster.gateway.service import InferenceService
 from cluster.marketplace import assembly as marketplace
 from cluster.marketplace.royalties import Royalties
@@ -53,6 +54,7 @@ class Services:
     billing: BillingService
     receipts: ReceiptStore
     inference: InferenceService
+    media: MediaService
     fine_tuned: FineTunedModels
     #: None: the domain is switched off (its endpoints answer ``feature_disabled``)
     chain: ChainService | None
@@ -82,6 +84,7 @@ class Services:
             fine_tuned = await enter(finetune.deployed(settings, engine, routing))
             royalties = await enter(marketplace.royalties(settings, engine, onchain, fine_tuned.lineages))
             inference = await enter(gateway.inference(settings, routing, request_log, fine_tuned, traces))
+            media = await enter(gateway.media(settings, engine, inference))
             jobs = await enter(finetune.running(settings, engine, routing, market, ledger, request_log.metrics))
             yield cls(
                 settings,
@@ -93,6 +96,7 @@ class Services:
                 ledger,
                 trust.receipts,
                 inference,
+                media,
                 fine_tuned,
                 onchain,
                 x402,

@@ -19,8 +19,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-TaskType = Literal["chat", "code", "reasoning", "instruct", "embedding"]
-ProviderKind = Literal["openai_compatible", "llama_cpp", "minilm_onnx"]
+TaskType = Literal["chat", "code", "reasoning", "instruct", "embedding", "tts", "stt", "rerank", "image"]
+ProviderKind = Literal[
+    "openai_compatible", "llama_cpp", "minilm_onnx", "piper_voice", "faster_whisper", "e5_rerank", "diffusers"
+]
 
 LOCAL_CHAT_MODEL = "smollm2-135m-instruct"
 LOCAL_EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -53,6 +55,10 @@ class ModelConfig(BaseModel):
     image_price: int = Field(0, ge=0, description="micro-USDC per image generated")
     search_price: int = Field(0, ge=0, description="micro-USDC per search (rerank: one query over its documents)")
     dimensions: int | None = None
+    voices: list[str] | None = Field(None, description="tts: the voice names it takes")
+    sizes: list[str] | None = Field(None, description="image: the sizes it makes (WIDTHxHEIGHT)")
+    description: str | None = Field(None, description="what the model is, shown in /v1/models")
+    multilingual: bool = Field(False, description="stt: other languages than English, and translations")
     tee: bool = False
     lineage: Lineage | None = None
 
@@ -135,6 +141,15 @@ class LocalModelSettings(BaseModel):
         description="greedy (temperature 0) and seeded chat requests give the same text every time: they start from "
         "an empty context, paying for the prompt's evaluation where the cache would have reused it",
     )
+
+
+class MediaSettings(BaseModel):
+    """Audio uploads and generated images."""
+
+    max_audio_seconds: float = Field(
+        7200, gt=0, description="longest transcription accepted, measured by decoding (a 25 MB file can hold hours)"
+    )
+    image_url_ttl: float = Field(3600, gt=0, description="seconds an image answered by url stays fetchable")
 
 
 class RequestLogSettings(BaseModel):
@@ -346,6 +361,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     router: RouterSettings = RouterSettings()
     local: LocalModelSettings = LocalModelSettings()
+    media: MediaSettings = MediaSettings()
     request_log: RequestLogSettings = RequestLogSettings()
     auth: AuthSettings = AuthSettings()
     billing: BillingSettings = BillingSettings()

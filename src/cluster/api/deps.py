@@ -17,6 +17,7 @@ from cluster.chain.service import ChainService
 from cluster.errors import FeatureDisabled
 from cluster.finetune.service import FineTuning
 from cluster.gateway.context import RequestContext
+from cluster.gateway.media import MediaService
 from cluster.gateway.service import InferenceService
 from cluster.marketplace.royalties import Royalties
 from cluster.marketplace.service import Marketplace
@@ -33,6 +34,10 @@ def get_services(request: Request) -> Services:
 
 def get_inference(request: Request) -> InferenceService:
     return get_services(request).inference
+
+
+def get_media(request: Request) -> MediaService:
+    return get_services(request).media
 
 
 def enabled(service: Callable[[Services], T | None], what: str, setting: str) -> Callable[[Request], T]:
@@ -70,6 +75,7 @@ def _inference(endpoint: str) -> Any:
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 InferenceDep = Annotated[InferenceService, Depends(get_inference)]
+MediaDep = Annotated[MediaService, Depends(get_media)]
 ChainDep = Annotated[ChainService, Depends(chain_enabled)]
 X402Dep = Annotated[X402Service, Depends(x402_enabled)]
 MarketplaceDep = Annotated[Marketplace, Depends(marketplace_enabled)]
@@ -80,3 +86,9 @@ Writer = Annotated[Principal, _caller(Scope.WRITE)]
 Admin = Annotated[Principal, _caller(Scope.ADMIN)]
 ChatAccess = Annotated[RequestContext, _inference("chat.completions")]
 EmbeddingsAccess = Annotated[RequestContext, _inference("embeddings")]
+SpeechAccess = Annotated[RequestContext, _inference("audio.speech")]
+TranscriptionAccess = Annotated[RequestContext, _inference("audio.transcriptions")]
+TranslationAccess = Annotated[RequestContext, _inference("audio.translations")]
+RerankAccess = Annotated[RequestContext, _inference("rerank")]
+ScoreAccess = Annotated[RequestContext, _inference("score")]
+ImagesAccess = Annotated[RequestContext, _inference("images.generations")]

@@ -22,8 +22,9 @@ def served_response(served: Served, ctx: RequestContext) -> Response:
     headers = {**ctx.headers, "x-cluster-provider": served.provider, "x-request-id": ctx.id}
     if served.events is not None:
         headers.update({"cache-control": "no-cache", "x-accel-buffering": "no"})
-        return _SettlingStream(served.events, served.close, media_type="text/event-stream", headers=headers)
-    return Response(served.body, media_type="application/json", headers=headers)
+        media_type = served.content_type or "text/event-stream"
+        return _SettlingStream(served.events, served.close, media_type=media_type, headers=headers)
+    return Response(served.body, media_type=served.content_type or "application/json", headers=headers)
 
 
 class _SettlingStream(StreamingResponse):

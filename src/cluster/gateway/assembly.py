@@ -13,11 +13,16 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from cluster.gateway.catalog import Catalog
+from cluster.gateway.images import ImageStore
+from cluster.gateway.media import MediaService
 from cluster.gateway.router import Router
 from cluster.gateway.service import InferenceService, ModelSource
 from cluster.metering import RequestLogWriter
 from cluster.metering.metrics import Metrics
+from cluster.periodic import running_every
 from cluster.providers.registry import build_provider, configured, trainable_bases
 from cluster.settings import ProviderConfig, Settings
 from cluster.tee.assembly import Tee
@@ -51,6 +56,15 @@ async def routing(settings: Settings, tee: Tee, metrics: Metrics) -> AsyncIterat
         yield Routing(catalog, router, trainable_bases(providers))
     finally:
         await router.aclose()
+
+
+@asynccontextmanager
+async def media(settings: Settings, engine: AsyncEngine, inference: InferenceService) -> AsyncIterator[MediaService]:
+    """Speech, transcription, rerank and images over the inference path, with the store of ``url`` images and
+    its sweep."""
+    store = ImageStore(engine, settings.media.image_url_ttl)
+    async with running_every(60, store.sweep, "image-sweep"):
+        yield MediaService(inference, store, max_audio_seconds=settings.media.max_audio_seconds)
 
 
 @asynccontextmanager

@@ -87,5 +87,8 @@ class Catalog:
             aliases=model.aliases,
             tee=model.tee,
             dimensions=model.dimensions,
+            voices=model.voices,
+            sizes=model.sizes,
+            description=model.description,
             lineage=model.lineage.model_dump() if model.lineage else None,
         )

@@ -67,3 +67,5 @@ class Served:
     events: AsyncIterator[bytes] | None = None
     #: settles a stream whatever happens to the response (idempotent)
     close: Callable[[], Awaitable[None]] | None = None
+    #: None: JSON for a body, server-sent events for a stream
+    content_type: str | None = None

@@ -9,17 +9,15 @@ the client has already seen cannot be taken back, and a second provider would no
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar, cast
-
-import anyio
 
 from cluster.billing import pricing
 from cluster.errors import ClusterError, InvalidRequest, ModelNotFound, Overloaded, ProviderUnavailable
 from cluster.gateway.admission import abort, admit, conclude
 from cluster.gateway.catalog import Catalog, CatalogEntry
 from cluster.gateway.context import RequestContext, Served
+from cluster.gateway.relay import CHAT, Framing, Relay, open_stream
 from cluster.gateway.router import Router, Upstream
 from cluster.metering import RequestLogWriter, RequestRecord, Usage
 from cluster.providers.base import (
@@ -33,10 +31,19 @@ from cluster.providers.base import (
     ProviderFailure,
 )
 from cluster.tracing import Tracing
-from cluster.wire import sse
 from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest, ModelList
 
 T = TypeVar("T")
+
+#: the catalog tasks each capability serves: a model of another task is refused (``model_not_supported``)
+TASKS: dict[Capability, frozenset[str]] = {
+    Capability.CHAT: frozenset({"chat", "code", "reasoning", "instruct"}),
+    Capability.EMBEDDINGS: frozenset({"embedding"}),
+    Capability.SPEECH: frozenset({"tts"}),
+    Capability.TRANSCRIPTION: frozenset({"stt"}),
+    Capability.RERANK: frozenset({"rerank"}),
+    Capability.IMAGES: frozenset({"image"}),
+}
 
 
 class ModelSource(Protocol):
@@ -67,21 +74,21 @@ class InferenceService:
         return ModelList(data=[self.catalog.card(entry) for entry in self.catalog.entries()])
 
     async def chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
-        try:
-            return await self._chat(request, ctx)
-        except ClusterError as error:
-            self._record_refusal(ctx, request.model, error)
-            raise
+        return await self.recorded(ctx, request.model, self._chat(request, ctx))
 
     async def embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
+        return await self.recorded(ctx, request.model, self._embed(request, ctx))
+
+    async def recorded(self, ctx: RequestContext, model: str, work: Awaitable[T]) -> T:
+        """``work``, with a refusal (any of the error tree's answers) logged against ``model``."""
         try:
-            return await self._embed(request, ctx)
+            return await work
         except ClusterError as error:
-            self._record_refusal(ctx, request.model, error)
+            self._record_refusal(ctx, model, error)
             raise
 
     async def _chat(self, request: ChatCompletionRequest, ctx: RequestContext) -> Served:
-        entry = await self._entry(request.model, ctx, expect_embedding=False)
+        entry = await self.resolve(request.model, ctx, Capability.CHAT)
         if request.model_extra and request.model_extra.pop("tee", False):  # Cluster's flag, not sent upstream
             ctx.require_tee = True
         tee_only = ctx.require_tee or entry.model.tee
@@ -99,37 +106,50 @@ class InferenceService:
                 upstream, completion, attempts = await self._attempt(*route, complete, tee_only, ctx.pinned_provider)
                 ctx.headers.update(completion.headers)
             else:
-                open_stream = lambda p, m: _open_stream(_chat(p), request, m, call)  # noqa: E731
-                upstream, (stream, first), attempts = await self._attempt(
-                    *route, open_stream, tee_only, ctx.pinned_provider
-                )
+                opened = lambda p, m: _open_stream(_chat(p), request, m, call)  # noqa: E731
+                upstream, (stream, first), attempts = await self._attempt(*route, opened, tee_only, ctx.pinned_provider)
                 ctx.headers.update(stream.headers)
         except BaseException:
             await abort(ctx)
             raise
         if request.stream:
-            ttft = ctx.elapsed_ms()
-            relay = self._relay(ctx, entry, upstream, attempts, stream, first, ttft)
-            return Served(upstream.name, events=relay.events(), close=relay.close)
-        await self._finish(ctx, entry, upstream, attempts, completion.usage)
+            return self.relay(ctx, entry, upstream, attempts, stream, first)
+        await self.finish(ctx, entry, upstream, attempts, completion.usage)
         return Served(upstream.name, body=completion.body)
 
     async def _embed(self, request: EmbeddingRequest, ctx: RequestContext) -> Served:
-        entry = await self._entry(request.model, ctx, expect_embedding=True)
-        if ctx.require_tee or entry.model.tee:
-            raise ProviderUnavailable(f"no confidential (TEE) provider serves embeddings for '{entry.id}'")
+        entry = await self.resolve(request.model, ctx, Capability.EMBEDDINGS)
         call = Call(ctx.user_id)
+        upstream, result, attempts = await self.serve(
+            ctx,
+            entry,
+            Capability.EMBEDDINGS,
+            lambda: pricing.embedding_bound(request),
+            lambda p, m: cast(EmbeddingsProvider, p).embed(request, m, call),
+        )
+        await self.finish(ctx, entry, upstream, attempts, result.usage)
+        return Served(upstream.name, body=result.body)
+
+    async def serve(
+        self,
+        ctx: RequestContext,
+        entry: CatalogEntry,
+        capability: Capability,
+        bound: Callable[[], Usage],
+        call: Callable[[Provider, str], Awaitable[T]],
+    ) -> tuple[Upstream, T, int]:
+        """Admit a request at its worst case ``bound`` and route ``call`` (with failover); on any failure the
+        reservation is returned. No confidential provider serves these capabilities yet: a request that must
+        stay in a TEE is refused rather than sent elsewhere."""
+        if ctx.require_tee or entry.model.tee:
+            raise ProviderUnavailable(f"no confidential (TEE) provider serves {capability} for '{entry.id}'")
         try:
             with self._tracing.span("payment.authorize", model=entry.id):
-                await admit(ctx, entry, lambda: pricing.embedding_bound(request))
-            upstream, result, attempts = await self._attempt(
-                entry, Capability.EMBEDDINGS, lambda p, m: cast(EmbeddingsProvider, p).embed(request, m, call)
-            )
+                await admit(ctx, entry, bound)
+            return await self._attempt(entry, capability, call)
         except BaseException:
             await abort(ctx)
             raise
-        await self._finish(ctx, entry, upstream, attempts, result.usage)
-        return Served(upstream.name, body=result.body)
 
     def _record_refusal(self, ctx: RequestContext, model: str, error: ClusterError) -> None:
         """Requests refused before routing are logged too (status and code only)."""
@@ -146,7 +166,8 @@ class InferenceService:
             )
         )
 
-    async def _entry(self, model: str, ctx: RequestContext, *, expect_embedding: bool) -> CatalogEntry:
+    async def resolve(self, model: str, ctx: RequestContext, capability: Capability) -> CatalogEntry:
+        """The catalog (or fine-tuned) model ``model`` names, if it is one this capability serves."""
         try:
             entry = self.catalog.resolve(model)
         except ModelNotFound:
@@ -154,10 +175,11 @@ class InferenceService:
             if found is None:
                 raise
             entry = found
-        if (entry.model.task == "embedding") is not expect_embedding:
-            kind = "an embedding model" if not expect_embedding else "not an embedding model"
+        if entry.model.task not in TASKS[capability]:
             raise InvalidRequest(
-                f"'{model}' is {kind}: use the matching endpoint", param="model", code="model_not_supported"
+                f"'{model}' is a {entry.model.task} model, not one for {capability}: use the matching endpoint",
+                param="model",
+                code="model_not_supported",
             )
         return entry
 
@@ -201,7 +223,7 @@ class InferenceService:
         detail = f" (last: {last.reason})" if last else ""
         raise ProviderUnavailable(f"no provider could serve '{entry.id}'{detail}")
 
-    async def _finish(
+    async def finish(
         self,
         ctx: RequestContext,
         entry: CatalogEntry,
@@ -249,7 +271,7 @@ class InferenceService:
             )
         )
 
-    def _relay(
+    def relay(
         self,
         ctx: RequestContext,
         entry: CatalogEntry,
@@ -257,8 +279,11 @@ class InferenceService:
         attempts: int,
         stream: ChunkStream,
         first: bytes,
-        ttft: float,
-    ) -> _Relay:
+        framing: Framing = CHAT,
+    ) -> Served:
+        """A stream whose first chunk has arrived, relayed to the client and settled once it ends."""
+        ttft = ctx.elapsed_ms()
+
         def finish(outcome: str, cost: int, usage: Usage | None) -> None:
             status = {"ok": 200, "failed": 502, "abandoned": 499, "payment_failed": 402}[outcome]
             error = {
@@ -281,83 +306,8 @@ class InferenceService:
                 error_code=error,
             )
 
-        return _Relay(self.router, ctx, entry, upstream, stream, first, ttft, finish, self._tracing)
-
-
-class _Relay:
-    """One stream from a provider to the client. ``close`` settles everything exactly once: from the end of
-    ``events``, or from the response when the client left before ``events`` ever started."""
-
-    def __init__(
-        self,
-        router: Router,
-        ctx: RequestContext,
-        entry: CatalogEntry,
-        upstream: Upstream,
-        stream: ChunkStream,
-        first: bytes,
-        ttft: float,
-        finish: Callable[[str, int, Usage | None], None],
-        tracing: Tracing,
-    ) -> None:
-        self._router, self._ctx, self._entry, self._upstream = router, ctx, entry, upstream
-        self._tracing = tracing
-        self._stream, self._first, self._ttft, self._finish = stream, first, ttft, finish
-        self._outcome = "abandoned"  # until the stream ends one way or the other
-        self._closed = False
-        self._payment_error: ClusterError | None = None
-
-    async def events(self) -> AsyncIterator[bytes]:
-        try:
-            yield self._first
-            async for event in self._stream:
-                if event.startswith(sse.DONE_PREFIX):
-                    break  # held back: the payment is settled first, and may still fail
-                yield event
-            self._outcome = "ok"
-            await self.close()
-            if self._payment_error is not None:
-                yield sse.event(self._payment_error.to_dict() | _openai_error(self._payment_error))
-            elif self._ctx.payment is not None and (trailer := self._ctx.payment.trailer()):
-                yield trailer
-            yield sse.DONE
-        except ProviderFailure as failure:
-            self._outcome = "failed"
-            message = f"the provider failed mid-stream: {failure.reason}"
-            yield sse.event(
-                {"error": {"message": message, "type": "server_error", "param": None, "code": "stream_interrupted"}}
-            )
-            yield sse.DONE
-        finally:
-            await self.close()
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        with anyio.CancelScope(shield=True):
-            await self._stream.aclose()
-            if self._outcome == "ok":
-                self._router.succeeded(self._upstream, self._ttft)
-            elif self._outcome == "failed":
-                self._router.failed(self._upstream)
-            else:
-                self._router.abandoned(self._upstream)
-            # one snapshot priced and recorded: a local producer may count on for a moment after aclose
-            usage = replace(self._stream.usage) if self._stream.usage else None
-            try:
-                with self._tracing.span("payment.settle", model=self._entry.id):
-                    cost = await conclude(self._ctx, self._entry, usage)  # what was generated is paid
-            except ClusterError as error:  # the payment failed to settle: the stream ends with it
-                self._payment_error, cost = error, 0
-                self._finish("payment_failed", cost, usage)
-                return
-            self._finish(self._outcome, cost, usage)
-
-
-def _openai_error(error: ClusterError) -> dict[str, object]:
-    """Mid-stream errors always carry OpenAI's ``error`` object, whatever else the error's own body holds."""
-    return {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+        relay = Relay(self.router, ctx, entry, upstream, stream, first, ttft, finish, self._tracing, framing)
+        return Served(upstream.name, events=relay.events(), close=relay.close)
 
 
 def _chat(provider: Provider) -> ChatProvider:
@@ -376,20 +326,10 @@ async def _complete(provider: ChatProvider, request: ChatCompletionRequest, mode
 async def _open_stream(
     provider: ChatProvider, request: ChatCompletionRequest, model: str, call: Call
 ) -> tuple[ChunkStream, bytes]:
-    """Start a stream and wait for its first event, so that failures up to here can still fail over."""
     result = await provider.chat(request, model, call)
     if isinstance(result, Completion):
         raise ProviderFailure(provider.name, "returned a completion for a streaming request")
-    try:
-        first = await result.__anext__()
-    except StopAsyncIteration:
-        await result.aclose()
-        raise ProviderFailure(provider.name, "stream ended before its first event") from None
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await result.aclose()
-        raise
-    return result, first
+    return await open_stream(result, provider.name)
 
 
 __all__ = ["InferenceService", "RequestContext", "Served"]

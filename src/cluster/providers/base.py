@@ -2,8 +2,7 @@
 protocol per capability it declares, and the results it hands back.
 
 An adapter implements only what it serves: a chat-only engine has no ``embed``. The router plans a request
-over the providers that declare the request's capability (``Capability``); the protocols of the capabilities
-still to come (images, speech, transcription, rerank) join ``PROTOCOLS`` with their first adapter.
+over the providers that declare the request's capability (``Capability``), one protocol each (``PROTOCOLS``).
 
 Every call carries a ``Call``: who it is made for, passed explicitly (a confidential provider files the
 receipt under that account). A chat result is either a whole ``Completion`` (JSON bytes ready for the client)
@@ -19,8 +18,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from cluster.media.audio import DecodedAudio
 from cluster.metering import Usage
+from cluster.wire.audio import SpeechRequest, TranscriptionRequest
+from cluster.wire.images import ImageRequest
 from cluster.wire.openai import ChatCompletionRequest, EmbeddingRequest
+from cluster.wire.rerank import RerankRequest, ScoreRequest
 
 
 class Capability(StrEnum):
@@ -46,6 +49,27 @@ class Completion:
     usage: Usage | None
     #: response headers the provider adds (a confidential provider's receipt id)
     headers: dict[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+@dataclass(slots=True)
+class AudioUpload:
+    """An uploaded audio file: its bytes as sent (for an upstream) and decoded (for a local engine; decoding
+    also measured its duration, which priced the request)."""
+
+    data: bytes
+    filename: str
+    content_type: str
+    decoded: DecodedAudio
+
+
+@dataclass(slots=True)
+class GeneratedImages:
+    """Encoded images (PNG unless the request asked otherwise) and, per image, the prompt the model used."""
+
+    images: list[bytes]
+    revised_prompts: list[str | None]
+    usage: Usage
 
 
 @dataclass(slots=True)
@@ -100,10 +124,41 @@ class EmbeddingsProvider(Provider, Protocol):
     async def embed(self, request: EmbeddingRequest, upstream_model: str, call: Call) -> EmbeddingResult: ...
 
 
+@runtime_checkable
+class SpeechProvider(Provider, Protocol):
+    async def speak(self, request: SpeechRequest, upstream_model: str, call: Call) -> ChunkStream:
+        """Audio in ``request.response_format``, chunk by chunk as it is synthesised; ``usage`` counts the input
+        characters spoken so far."""
+
+
+@runtime_checkable
+class TranscriptionProvider(Provider, Protocol):
+    async def transcribe(
+        self, request: TranscriptionRequest, audio: AudioUpload, upstream_model: str, call: Call
+    ) -> Completion | ChunkStream:
+        """The transcript in ``request.response_format``, or with ``stream`` the ``transcript.text.*`` events."""
+
+
+@runtime_checkable
+class RerankProvider(Provider, Protocol):
+    async def rerank(self, request: RerankRequest, upstream_model: str, call: Call) -> Completion: ...
+
+    async def score(self, request: ScoreRequest, upstream_model: str, call: Call) -> Completion: ...
+
+
+@runtime_checkable
+class ImagesProvider(Provider, Protocol):
+    async def generate(self, request: ImageRequest, upstream_model: str, call: Call) -> GeneratedImages: ...
+
+
 #: the protocol an adapter implements for each capability it declares
 PROTOCOLS: dict[Capability, type] = {
     Capability.CHAT: ChatProvider,
     Capability.EMBEDDINGS: EmbeddingsProvider,
+    Capability.SPEECH: SpeechProvider,
+    Capability.TRANSCRIPTION: TranscriptionProvider,
+    Capability.RERANK: RerankProvider,
+    Capability.IMAGES: ImagesProvider,
 }
 
 

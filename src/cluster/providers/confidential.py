@@ -17,7 +17,7 @@ import aiohttp
 import orjson
 
 from cluster.providers.base import Call, Capability, Completion, ProviderFailure
-from cluster.providers.openai_compatible import OpenAIUpstream, UpstreamStream
+from cluster.providers.openai_http import OpenAIUpstream, UpstreamStream
 from cluster.settings import ProviderConfig
 from cluster.tee.attestation import Attested, Attestor
 from cluster.tee.errors import VerificationFailed

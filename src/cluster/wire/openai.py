@@ -183,6 +183,9 @@ class ModelCard(BaseModel):
     aliases: list[str]
     tee: bool
     dimensions: int | None = None
+    voices: list[str] | None = Field(None, description="tts: the voice names it takes")
+    sizes: list[str] | None = Field(None, description="image: the sizes it makes")
+    description: str | None = None
     lineage: dict[str, Any] | None = Field(None, description="base model, source dataset and royalty share")
 
 

@@ -1,5 +1,6 @@
 from cluster.api.routes import (
     accounts,
+    audio,
     chain,
     chat,
     datasets,
@@ -7,9 +8,11 @@ from cluster.api.routes import (
     files,
     fine_tuning,
     health,
+    images,
     keys,
     metrics,
     models,
+    rerank,
     tee,
     x402,
 )
@@ -20,6 +23,9 @@ routers = [
     models.router,
     chat.router,
     embeddings.router,
+    audio.router,
+    rerank.router,
+    images.router,
     keys.router,
     accounts.router,
     chain.router,
