@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import date
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 
 import openai
 import pytest
+from bench.mock_media import COLOURS, wav_tone
 from PIL import Image
 
-from bench.mock_media import COLOURS, wav_tone
 from cluster.settings import ProviderConfig
 from tests.conftest import Secured, make_settings, secured_app
 from tests.support import MockUpstream
