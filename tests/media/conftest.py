@@ -3,6 +3,7 @@ the slow part), reached through httpx and through OpenAI's own client."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import openai
 import pytest
 import pytest_asyncio
 
+from cluster.settings import Settings
 from tests.conftest import Secured, make_settings, secured_app
 
 CLIPS = Path(__import__("importlib").util.find_spec("moonshine_voice").submodule_search_locations[0]) / "assets"
@@ -49,6 +51,16 @@ def local(app: Secured, key: str) -> httpx.AsyncClient:
 @pytest.fixture(scope="module")
 def client(local: httpx.AsyncClient, key: str) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(api_key=key, base_url="http://cluster/v1", http_client=local, max_retries=0)
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Secured]:
+    """One app's whole lifetime inside the test (its shutdown runs even when the test fails)."""
+    apps = secured_app(settings)
+    try:
+        yield await anext(apps)
+    finally:
+        await apps.aclose()
 
 
 def words(text: str) -> list[str]:

@@ -16,7 +16,8 @@ from bench.mock_media import COLOURS, wav_tone
 from PIL import Image
 
 from cluster.settings import ProviderConfig
-from tests.conftest import Secured, make_settings, secured_app
+from tests.conftest import Secured, make_settings
+from tests.media.conftest import serving
 from tests.support import MockUpstream
 
 MODELS = {"up-tts": "tts", "up-stt": "stt", "up-rerank": "rerank", "up-image": "image"}
@@ -57,7 +58,7 @@ async def gateway(
         models=PRICES,
         media={"image_url_ttl": 1.0},
     )
-    async for app in secured_app(settings):
+    async with serving(settings) as app:
         yield app
 
 
@@ -155,7 +156,7 @@ async def test_every_modality_fails_over_to_the_other_upstream(tmp_path: Path) -
         tmp_path, auth={"required": True}, local={"enabled": False}, providers=_providers(a, b), models=PRICES
     )
     try:
-        async for app in secured_app(settings):
+        async with serving(settings) as app:
             _, key = await app.new_user(credit=10_000_000)
             headers = app.auth(key)
             calls = [

@@ -27,9 +27,9 @@ class ModelThread:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, fn)
-        except ProviderFailure:
-            raise
-        except (MemoryError, OSError, RuntimeError) as exc:
+        except (ProviderFailure, ClusterError):
+            raise  # a failover already, or the request's own fault (the caller's error)
+        except Exception as exc:  # anything else the engine raised: this provider failed, another may serve
             raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
 
     def stream(self, produce: Callable[[ThreadStream], None]) -> ThreadStream:
