@@ -12,13 +12,17 @@ import httpx
 from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
 from cluster_sdk._errors import APIConnectionError
 from cluster_sdk._resources import (
+    Audio,
     Balances,
     Chain,
     Datasets,
     Embeddings,
+    Images,
     Keys,
     Models,
     Progress,
+    Rerank,
+    Score,
     Usage,
     Wallets,
     attach,
@@ -53,6 +57,10 @@ class AsyncCluster:
         self._http = http_client or httpx.AsyncClient(timeout=self._config.timeout)
         self.chat = _Chat(self)
         self.embeddings: Embeddings
+        self.audio: Audio
+        self.images: Images
+        self.rerank: Rerank
+        self.score: Score
         self.models: Models
         self.keys: Keys
         self.balance: Balances
@@ -64,15 +72,24 @@ class AsyncCluster:
         attach(self, wallet, max_payment, max_total)
 
     async def request(
-        self, method: str, path: str, body: dict[str, Any] | None = None, *, stream: bool = False
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        stream: bool = False,
+        form: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
     ) -> httpx.Response:
+        """One call, retried on transport errors and retryable statuses, a 402 paid by the wallet. ``form`` and
+        ``files`` send a multipart body instead of JSON (in memory, so a retry sends it again)."""
         url = self._config.base_url + path
         payment: dict[str, str] = {}
         for attempt in range(self._config.max_retries + 1):
             last = attempt == self._config.max_retries
             try:
                 headers = {**self._config.headers(), **payment}
-                request = self._http.build_request(method, url, json=body, headers=headers)
+                request = self._build(method, url, body, form, files, headers)
                 response = await self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 if last:
@@ -82,7 +99,7 @@ class AsyncCluster:
             if response.status_code == 402 and self.wallet is not None and not payment:
                 payment = self.wallet.pay(response)  # PaymentLimitError when over the limits
                 await response.aclose()
-                request = self._http.build_request(method, url, json=body, headers={**headers, **payment})
+                request = self._build(method, url, body, form, files, {**headers, **payment})
                 response = await self._http.send(request, stream=stream)
                 if response.status_code == 402:
                     self.wallet.refund(amount_of(payment))
@@ -98,6 +115,32 @@ class AsyncCluster:
             raise_for_status(response)
             return response
         raise AssertionError("unreachable")
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any] | None,
+        form: dict[str, Any] | None,
+        files: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> httpx.Request:
+        if files is not None:
+            return self._http.build_request(method, url, data=form, files=files, headers=headers)
+        return self._http.build_request(method, url, json=body, headers=headers)
+
+    async def fetch(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        parse: Any,
+        *,
+        form: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> Any:
+        """A call whose whole response ``parse`` reads (audio bytes, a transcript in any format)."""
+        return parse(await self.request(method, path, body, form=form, files=files))
 
     async def send_form(self, method: str, path: str, fields: dict[str, str], upload: Any, parse: Any) -> Any:
         """A multipart upload of ``upload = (file path, progress callback or None)``: sent once, not retried

@@ -20,7 +20,11 @@ from cluster_sdk._types import (
     FineTuningCheckpoint,
     FineTuningEvent,
     FineTuningJob,
+    ImagesResponse,
     Model,
+    RerankResponse,
+    ScoreResponse,
+    Transcription,
     UsageReport,
 )
 
@@ -31,6 +35,17 @@ class _Caller(Protocol):
     def send_form(self, method: str, path: str, fields: dict[str, str], upload: Any, parse: Any) -> Any: ...
 
     def save(self, path: str, destination: Any, headers: dict[str, str] | None = None) -> Any: ...
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        parse: Any,
+        *,
+        form: dict[str, Any] | None = None,
+        files: dict[str, Any] | None = None,
+    ) -> Any: ...
 
 
 def _query(**params: Any) -> str:
@@ -44,6 +59,77 @@ class Embeddings:
 
     def create(self, **params: Any) -> Any:
         return self._client.call("POST", "/embeddings", params, CreateEmbeddingResponse.model_validate)
+
+
+class Speech:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        """The audio as bytes: ``model``, ``input``, ``voice``, ``response_format`` (mp3, opus, aac, flac, wav,
+        pcm), ``speed``."""
+        return self._client.fetch("POST", "/audio/speech", params, lambda response: response.content)
+
+
+class _Transcribe:
+    def __init__(self, client: _Caller, path: str) -> None:
+        self._client = client
+        self._path = path
+
+    def create(self, *, file: Any, **params: Any) -> Any:
+        """``file``: a path, bytes, or ``(filename, bytes)``. A ``Transcription`` for json / verbose_json, the
+        text itself for text, srt and vtt."""
+        if isinstance(file, tuple):
+            upload = file
+        elif isinstance(file, bytes | bytearray):
+            upload = ("audio", bytes(file))
+        else:
+            with open(file, "rb") as handle:
+                upload = (os.path.basename(str(file)), handle.read())
+        form: dict[str, Any] = {k: str(v).lower() if isinstance(v, bool) else v for k, v in params.items()}
+        if "timestamp_granularities" in form:
+            form["timestamp_granularities[]"] = form.pop("timestamp_granularities")
+        return self._client.fetch("POST", self._path, None, _transcript, form=form, files={"file": upload})
+
+
+def _transcript(response: Any) -> Any:
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return Transcription.model_validate(response.json())
+    return response.text
+
+
+class Audio:
+    def __init__(self, client: _Caller) -> None:
+        self.speech = Speech(client)
+        self.transcriptions = _Transcribe(client, "/audio/transcriptions")
+        self.translations = _Transcribe(client, "/audio/translations")
+
+
+class Images:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def generate(self, **params: Any) -> Any:
+        """``prompt``, ``model``, ``n``, ``size``, ``response_format`` (b64_json or url)."""
+        return self._client.call("POST", "/images/generations", params, ImagesResponse.model_validate)
+
+
+class Rerank:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        """``model``, ``query``, ``documents`` (strings or ``{"text": …}``), ``top_n``, ``return_documents``."""
+        return self._client.call("POST", "/rerank", params, RerankResponse.model_validate)
+
+
+class Score:
+    def __init__(self, client: _Caller) -> None:
+        self._client = client
+
+    def create(self, **params: Any) -> Any:
+        """``model``, ``text_1`` (one text or a list), ``text_2`` (a list, or one text per ``text_1``)."""
+        return self._client.call("POST", "/score", params, ScoreResponse.model_validate)
 
 
 class Models:
@@ -305,6 +391,10 @@ def attach(client: Any, wallet: Any, max_payment: Any, max_total: Any) -> None:
     from cluster_sdk._wallet import Wallet
 
     client.embeddings = Embeddings(client)
+    client.audio = Audio(client)
+    client.images = Images(client)
+    client.rerank = Rerank(client)
+    client.score = Score(client)
     client.models = Models(client)
     client.keys = Keys(client)
     client.balance = Balances(client)

@@ -82,6 +82,46 @@ class Model(_Open):
     tee: bool = False
 
 
+class Transcription(_Open):
+    """``json`` and ``verbose_json`` answers (``segments``, ``words``, ``language``, ``duration`` when verbose)."""
+
+    text: str
+
+
+class Image(_Open):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesResponse(_Open):
+    created: int
+    data: list[Image]
+
+
+class RerankResult(_Open):
+    index: int
+    relevance_score: float
+    document: dict[str, Any] | None = None
+
+
+class RerankResponse(_Open):
+    id: str
+    model: str
+    results: list[RerankResult]
+
+
+class ScoreData(_Open):
+    index: int
+    score: float
+
+
+class ScoreResponse(_Open):
+    id: str
+    model: str
+    data: list[ScoreData]
+
+
 class ApiKey(_Open):
     id: str
     name: str
