@@ -55,29 +55,26 @@ def test_models_lists_the_catalog_the_service_serves(run, monkeypatch: pytest.Mo
 
 
 def test_the_readme_first_call_works_after_admin_init(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """README: `cluster admin init`, then a chat with the bundled model, and nothing else."""
-    import asyncio
-
-    import httpx
-
+    """README: `cluster admin init`, then the README's Python block verbatim (chat, embeddings, speech and its
+    transcription with the bundled models) against a real server, with the printed key and nothing else."""
     from cluster.app import create_app
     from cluster.settings import Settings
+    from tests.support import ROOT, ServerThread
 
     out = run("admin", "init")
     assert "development balance: 10.00 USDC" in out
     key = out.split("\n")[2].strip()
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "sk-cluster-…" in block and "http://127.0.0.1:8000/v1" in block
+    app = create_app(Settings(data_dir=tmp_path, chain={"enabled": False}, local={"enabled": True}))
+    with ServerThread(app) as server:
+        code = block.replace("sk-cluster-…", key).replace("http://127.0.0.1:8000", server.url)
+        scope: dict[str, object] = {}
+        exec(compile(code, "README.md", "exec"), scope)
+    from cluster.media.audio import decode
 
-    async def chat() -> httpx.Response:
-        app = create_app(Settings(data_dir=tmp_path, chain={"enabled": False}, local={"enabled": True}))
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://c") as http,
-        ):
-            body = {"model": "smollm2", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
-            return await http.post("/v1/chat/completions", json=body, headers={"authorization": f"Bearer {key}"})
-
-    response = asyncio.run(chat())
-    assert response.status_code == 200, response.text
+    assert decode(scope["speech"].content, max_seconds=60).seconds > 0.5  # type: ignore[attr-defined]  # mp3
 
 
 def test_a_configured_database_gets_no_development_balance(  # type: ignore[no-untyped-def]
