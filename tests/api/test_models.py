@@ -41,3 +41,19 @@ async def test_openapi_spec_documents_the_endpoints(client: httpx.AsyncClient) -
     for path in ("/v1/chat/completions", "/v1/embeddings", "/v1/models", "/health"):
         assert path in spec["paths"]
     assert "ChatCompletionRequest" in spec["components"]["schemas"]
+
+
+async def test_models_list_every_bundled_modality_with_its_unit_price(client: httpx.AsyncClient) -> None:
+    models = {m["id"]: m for m in (await client.get("/v1/models")).json()["data"]}
+    speech = models["piper-en-us-joe"]
+    assert speech["task"] == "tts" and "alloy" in speech["voices"] and speech["aliases"] == ["tts-1", "tts-1-hd"]
+    assert speech["pricing"]["character"] > 0
+    assert models["whisper-tiny.en"]["task"] == "stt" and models["whisper-tiny.en"]["pricing"]["second"] > 0
+    assert models["whisper-base"]["task"] == "stt"
+    rerank = models["e5-small-rerank"]
+    assert (
+        rerank["task"] == "rerank"
+        and rerank["pricing"]["search"] > 0
+        and "not a cross-encoder" in rerank["description"]
+    )
+    assert not [m for m in models.values() if m["task"] == "image"], "no image weights are bundled"
