@@ -147,8 +147,9 @@ class MediaSettings(BaseModel):
     """Audio uploads and generated images."""
 
     max_audio_seconds: float = Field(
-        7200, gt=0, description="longest transcription accepted, measured by decoding (a 25 MB file can hold hours)"
+        3600, gt=0, description="longest transcription accepted, measured by decoding (a 25 MB file can hold hours)"
     )
+    max_decodes: int = Field(2, ge=1, description="uploads decoded at once (each up to ~230 MB of samples)")
     image_url_ttl: float = Field(3600, gt=0, description="seconds an image answered by url stays fetchable")
 
 

@@ -31,12 +31,22 @@ async def test_an_operators_pipeline_makes_billed_pngs(tmp_path: Path) -> None:
         _, key = await app.new_user(credit=100_000)
         client = openai.AsyncOpenAI(api_key=key, base_url="http://cluster/v1", http_client=app.http, max_retries=0)
         result = await client.images.generate(
-            model="tiny-sd", prompt="a red fox", n=2, size="64x64", extra_body={"num_inference_steps": 2, "seed": 7}
+            model="tiny-sd",
+            prompt="a red fox",
+            n=2,
+            size="64x64",
+            response_format="b64_json",
+            extra_body={"num_inference_steps": 2, "seed": 7},
         )
         images = [Image.open(io.BytesIO(base64.b64decode(d.b64_json or ""))) for d in result.data]
         assert [(i.format, i.size) for i in images] == [("PNG", (64, 64))] * 2
         again = await client.images.generate(
-            model="tiny-sd", prompt="a red fox", n=2, size="64x64", extra_body={"num_inference_steps": 2, "seed": 7}
+            model="tiny-sd",
+            prompt="a red fox",
+            n=2,
+            size="64x64",
+            response_format="b64_json",
+            extra_body={"num_inference_steps": 2, "seed": 7},
         )
         assert [d.b64_json for d in again.data] == [d.b64_json for d in result.data], "seeded: the same images"
         balance = (await app.http.get("/v1/balance", headers=app.auth(key))).json()["available"]

@@ -68,3 +68,9 @@ async def test_bad_rerank_requests(local: httpx.AsyncClient) -> None:
             assert response.json()["error"]["param"] == param
     bad = await local.post("/v1/score", json={"model": "rerank-e5", "text_1": ["a", "b"], "text_2": ["c"]})
     assert bad.status_code == 400
+
+
+async def test_score_takes_long_single_texts(local: httpx.AsyncClient) -> None:
+    long = "lions " * 400  # one text of 2,400 characters: the 1,000 limit counts texts in a list
+    response = await local.post("/v1/score", json={"model": "rerank-e5", "text_1": long, "text_2": DOCUMENTS})
+    assert response.status_code == 200, response.text

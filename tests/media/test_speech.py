@@ -67,3 +67,14 @@ async def test_bad_speech_requests_are_clear_400s(local: httpx.AsyncClient) -> N
         response = await local.post("/v1/audio/speech", json={**base, **change})
         assert response.status_code == 400, (change, response.text)
         assert response.json()["error"]["param"] == param, response.text
+
+
+async def test_input_with_nothing_to_speak_is_a_400_and_no_charge(local: httpx.AsyncClient) -> None:
+    before = (await local.get("/v1/balance")).json()["available"]
+    for text in ("   ", "\U0001f642", "\u200b"):
+        for fmt in ("mp3", "wav"):
+            body = {"model": "tts-1", "voice": "alloy", "input": text, "response_format": fmt}
+            response = await local.post("/v1/audio/speech", json=body)
+            assert response.status_code == 400 and response.json()["error"]["param"] == "input", (text, response.text)
+    assert (await local.get("/v1/balance")).json()["available"] == before
+    assert (await local.get("/health")).json()["providers"]["local-speech"]["state"] == "closed"

@@ -95,3 +95,16 @@ async def test_bad_uploads_are_clear_and_leave_nothing(local: httpx.AsyncClient)
     too_big = {"file": ("big.wav", b"\0" * (25 * 1024 * 1024 + 1), "audio/wav")}
     response = await local.post("/v1/audio/transcriptions", files=too_big, data=form)
     assert response.status_code == 413, response.text
+
+
+async def test_request_faults_are_400s_and_leave_the_engine_healthy(local: httpx.AsyncClient) -> None:
+    files = {"file": ("c.wav", (CLIPS / "beckett.wav").read_bytes(), "audio/wav")}
+    for _ in range(6):  # more than the breaker's threshold: none of these is the engine's failure
+        response = await local.post(
+            "/v1/audio/transcriptions", files=files, data={"model": "whisper-base", "language": "zz"}
+        )
+        assert response.status_code == 400 and response.json()["error"]["param"] == "language", response.text
+    shouted = await local.post("/v1/audio/transcriptions", files=files, data={"model": "whisper-1", "language": "EN"})
+    assert shouted.status_code == 200, shouted.text
+    health = (await local.get("/health")).json()["providers"]
+    assert health["local-whisper-base"]["state"] == "closed" and health["local-whisper"]["state"] == "closed"

@@ -14,6 +14,7 @@ import openai
 import pytest
 from bench.mock_media import COLOURS, wav_tone
 from PIL import Image
+from sqlalchemy.exc import OperationalError
 
 from cluster.settings import ProviderConfig
 from tests.conftest import Secured, make_settings
@@ -92,7 +93,9 @@ async def test_each_unit_is_billed_exactly(gateway: Secured) -> None:
     assert data["results"][0]["document"] == {"text": "red apples"}
     tokens = data["usage"]["prompt_tokens"]  # priced at 1 micro-USDC per token, plus the search
     assert await balance(gateway, key) == start - 2 * len(text) - 900 - 1_000 - tokens
-    images = await openai_client.images.generate(model="up-image", prompt="a red square", n=2, size="256x256")
+    images = await openai_client.images.generate(
+        model="up-image", prompt="a red square", n=2, size="256x256", response_format="b64_json"
+    )
     assert len(images.data) == 2 and images.data[0].b64_json
     png = Image.open(io.BytesIO(base64.b64decode(images.data[0].b64_json)))
     assert png.format == "PNG"
@@ -108,7 +111,7 @@ async def test_each_unit_is_billed_exactly(gateway: Secured) -> None:
 
 async def test_image_urls_work_until_they_expire(gateway: Secured) -> None:
     _, key = await gateway.new_user(credit=1_000_000)
-    result = await client(gateway, key).images.generate(model="up-image", prompt="p", response_format="url")
+    result = await client(gateway, key).images.generate(model="up-image", prompt="p")  # url: OpenAI's default
     url = result.data[0].url
     assert url and "/v1/images/files/img-" in url and "p" not in url.split("?")[0].rsplit("/", 1)[-1][4:]
     path = url.removeprefix("http://cluster")
@@ -129,7 +132,7 @@ async def test_an_upstream_that_answers_urls_is_fetched(gateway: Secured) -> Non
     _, key = await gateway.new_user(credit=1_000_000)
     response = await gateway.http.post(
         "/v1/images/generations",
-        json={"model": "up-image", "prompt": "p", "mock_url": True},
+        json={"model": "up-image", "prompt": "p", "mock_url": True, "response_format": "b64_json"},
         headers=gateway.auth(key),
     )
     assert response.status_code == 200, response.text
@@ -179,3 +182,21 @@ async def test_every_modality_fails_over_to_the_other_upstream(tmp_path: Path) -
     finally:
         a.kill()
         b.kill()
+
+
+async def test_a_failure_after_the_image_is_made_returns_the_hold(
+    gateway: Secured, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, key = await gateway.new_user(credit=1_000_000)
+    services = gateway.app.state.services  # type: ignore[attr-defined]
+
+    async def broken(*_: object) -> str:
+        raise OperationalError("INSERT", {}, ConnectionRefusedError("the store's database went away"))
+
+    monkeypatch.setattr(services.media._images, "put", broken)
+    response = await gateway.http.post(
+        "/v1/images/generations", json={"model": "up-image", "prompt": "p"}, headers=gateway.auth(key)
+    )
+    assert response.status_code == 503 and response.json()["error"]["code"] == "database_unavailable"
+    assert await balance(gateway, key) == 1_000_000, "nothing charged, nothing left held"
+    assert all(state["in_flight"] == 0 for state in services.inference.router.status().values())

@@ -64,7 +64,8 @@ async def media(settings: Settings, engine: AsyncEngine, inference: InferenceSer
     its sweep."""
     store = ImageStore(engine, settings.media.image_url_ttl)
     async with running_every(60, store.sweep, "image-sweep"):
-        yield MediaService(inference, store, max_audio_seconds=settings.media.max_audio_seconds)
+        limits = settings.media
+        yield MediaService(inference, store, max_audio_seconds=limits.max_audio_seconds, max_decodes=limits.max_decodes)
 
 
 @asynccontextmanager

@@ -16,6 +16,7 @@ import anyio
 import orjson
 
 from cluster.errors import InvalidRequest, NotFound
+from cluster.gateway.admission import abort
 from cluster.gateway.context import RequestContext, Served
 from cluster.gateway.images import ImageStore
 from cluster.gateway.relay import EVENTS, RAW, open_stream
@@ -41,10 +42,14 @@ from cluster.wire.rerank import RerankRequest, ScoreRequest
 
 
 class MediaService:
-    def __init__(self, inference: InferenceService, images: ImageStore | None, *, max_audio_seconds: float) -> None:
+    def __init__(
+        self, inference: InferenceService, images: ImageStore | None, *, max_audio_seconds: float, max_decodes: int = 2
+    ) -> None:
         self._core = inference
         self._images = images
         self._max_audio_seconds = max_audio_seconds
+        #: decoding an upload holds its samples in memory and a core busy: a few at a time
+        self._decoding = anyio.Semaphore(max_decodes)
 
     # -- speech ---------------------------------------------------------------------------------------------
     async def speech(self, request: SpeechRequest, ctx: RequestContext) -> Served:
@@ -84,7 +89,8 @@ class MediaService:
                 "timestamp_granularities needs response_format verbose_json", param="timestamp_granularities"
             )
         # decoded before anything is held: a file that is not audio costs nothing, and its length prices it
-        decoded = await anyio.to_thread.run_sync(lambda: decode(data, max_seconds=self._max_audio_seconds))
+        async with self._decoding:
+            decoded = await anyio.to_thread.run_sync(lambda: decode(data, max_seconds=self._max_audio_seconds))
         audio = AudioUpload(data, filename, content_type, decoded)
         call = Call(ctx.user_id)
 
@@ -157,11 +163,12 @@ class MediaService:
     async def images(self, request: ImageRequest, ctx: RequestContext, base_url: str) -> Served:
         return await self._core.recorded(ctx, request.model, self._generate(request, ctx, base_url))
 
-    async def image(self, image_id: str, key: str) -> tuple[bytes, str]:
-        """An image answered by ``url``, while it lasts."""
+    async def image(self, image_id: str, key: str) -> tuple[bytes, str, float]:
+        """An image answered by ``url``, while it lasts: its bytes, content type, and how long it may be cached."""
         if self._images is None:
             raise NotFound("this server keeps no images", param="image_id", code="image_not_found")
-        return await self._images.get(image_id, key)
+        image, content_type = await self._images.get(image_id, key)
+        return image, content_type, self._images.ttl
 
     async def _generate(self, request: ImageRequest, ctx: RequestContext, base_url: str) -> Served:
         core = self._core
@@ -176,14 +183,12 @@ class MediaService:
             lambda: Usage(images=request.n),
             lambda p, m: cast(ImagesProvider, p).generate(request, m, call),
         )
-        data: list[ImageData] = []
-        for image, revised in zip(result.images, result.revised_prompts, strict=True):
-            if request.response_format == "url":
-                assert self._images is not None
-                url = await self._images.put(image, base_url)
-                data.append(ImageData(url=url, revised_prompt=revised))
-            else:
-                data.append(ImageData(b64_json=base64.b64encode(image).decode(), revised_prompt=revised))
+        try:  # served but not yet answered: a failure here (the store's database) returns the hold
+            data = await self._answer(request, result.images, result.revised_prompts, base_url)
+        except BaseException:
+            core.router.abandoned(upstream)
+            await abort(ctx)
+            raise
         await core.finish(ctx, entry, upstream, attempts, result.usage)
         response = ImagesResponse(
             created=int(time.time()),
@@ -192,6 +197,23 @@ class MediaService:
             usage=ImageUsage(images=len(data)),
         )
         return Served(upstream.name, body=orjson.dumps(response.model_dump(exclude_none=True)))
+
+    async def _answer(
+        self, request: ImageRequest, images: list[bytes], revised: list[str | None], base_url: str
+    ) -> list[ImageData]:
+        data: list[ImageData] = []
+        for image, prompt in zip(images, revised, strict=True):
+            if request.response_format == "url":
+                assert self._images is not None
+                data.append(ImageData(url=await self._images.put(image, base_url), revised_prompt=prompt))
+            else:  # tens of megabytes at most: encoded off the event loop
+                encoded = await anyio.to_thread.run_sync(_base64, image)
+                data.append(ImageData(b64_json=encoded, revised_prompt=prompt))
+        return data
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 class SpeechEvents:

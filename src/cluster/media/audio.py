@@ -53,7 +53,7 @@ def decode(data: bytes, *, max_seconds: float) -> DecodedAudio:
                 pieces.append(out.to_ndarray().reshape(-1))
     except (av.error.FFmpegError, ValueError, IndexError) as exc:
         raise _unreadable(f"{type(exc).__name__}") from None
-    samples = np.concatenate(pieces).astype(np.float32) if pieces else np.zeros(0, np.float32)
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)  # float32 already: one copy
     if samples.size == 0:
         raise _unreadable("no audio could be decoded")
     return DecodedAudio(samples, samples.size / RECOGNITION_RATE)

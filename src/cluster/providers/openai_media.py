@@ -15,6 +15,7 @@ import binascii
 import math
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -86,12 +87,16 @@ class OpenAIMedia(OpenAIUpstream):
         data = _json(await self._post("rerank", _encoded(payload)))
         texts = request.texts
         results = []
-        for item in data.get("results") or []:
-            index = int(item["index"])
-            if not 0 <= index < len(texts):
-                raise ProviderFailure(self.name, f"rerank result index {index} is out of range")
-            document = RerankDocument(text=texts[index]) if request.return_documents else None
-            results.append(RerankResult(index=index, relevance_score=float(item["relevance_score"]), document=document))
+        try:
+            for item in data.get("results") or []:
+                index = int(item["index"])
+                if not 0 <= index < len(texts):
+                    raise ValueError(f"index {index} is out of range")
+                document = RerankDocument(text=texts[index]) if request.return_documents else None
+                score = float(item["relevance_score"])
+                results.append(RerankResult(index=index, relevance_score=score, document=document))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProviderFailure(self.name, f"answered rerank results in an unknown shape ({exc})") from exc
         results.sort(key=lambda r: -r.relevance_score)
         tokens = _tokens(data)
         response = RerankResponse(
@@ -116,13 +121,21 @@ class OpenAIMedia(OpenAIUpstream):
 
     async def generate(self, request: ImageRequest, upstream_model: str, call: Call) -> GeneratedImages:
         payload = request.model_dump(exclude_unset=True)
-        payload.update(model=upstream_model, response_format="b64_json")
+        payload["model"] = upstream_model
+        if upstream_model.startswith("gpt-image"):
+            payload.pop("response_format", None)  # these always answer base64 and refuse the parameter
+        else:
+            payload["response_format"] = "b64_json"
         data = _json(await self._post("images/generations", _encoded(payload)))
         images: list[bytes] = []
         revised: list[str | None] = []
-        for item in (data.get("data") or [])[: request.n]:
+        items = data.get("data")
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise ProviderFailure(self.name, "answered images in an unknown shape")
+        for item in items[: request.n]:
             images.append(await self._image_bytes(item))
-            revised.append(item.get("revised_prompt"))
+            prompt = item.get("revised_prompt")
+            revised.append(prompt if isinstance(prompt, str) else None)
         if not images:
             raise ProviderFailure(self.name, "answered no image")
         return GeneratedImages(images, revised, Usage(images=len(images)))
@@ -134,10 +147,16 @@ class OpenAIMedia(OpenAIUpstream):
             except (binascii.Error, ValueError) as exc:
                 raise ProviderFailure(self.name, "answered an image that is not base64") from exc
         url = item.get("url")
-        if not url:
-            raise ProviderFailure(self.name, "answered an image with neither b64_json nor url")
-        try:  # an upstream that ignores response_format: its (short-lived) URL, fetched now
-            async with self._client().get(url) as response:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise ProviderFailure(self.name, "answered an image with neither b64_json nor an http(s) url")
+        # an upstream that ignores response_format: its (short-lived) URL, fetched now on a session of its own,
+        # so that the provider's key and headers never go to whatever host the URL names; no redirects
+        timeout = aiohttp.ClientTimeout(sock_connect=self._config.connect_timeout, total=self._config.read_timeout)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as bare,
+                bare.get(url, allow_redirects=False) as response,
+            ):
                 if response.status != 200:
                     raise ProviderFailure(self.name, f"image URL answered {response.status}")
                 body = await response.content.read(_MAX_IMAGE_BYTES + 1)

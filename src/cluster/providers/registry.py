@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from pathlib import Path
 
 from cluster.providers.base import Provider
@@ -38,6 +39,11 @@ def configured(settings: Settings) -> tuple[list[ModelConfig], list[ProviderConf
     return models, [*local_providers, *settings.providers]
 
 
+#: threads for an engine with none configured: its library would take every core (whisper: 4), and several
+#: engines may run at once
+ENGINE_THREADS = max(1, min(os.cpu_count() or 1, 4))
+
+
 def build_provider(config: ProviderConfig, settings: Settings, tee: Tee) -> Provider:
     threads = config.threads or settings.local.threads
     if config.kind == "openai_compatible" and config.tee:
@@ -53,6 +59,7 @@ def build_provider(config: ProviderConfig, settings: Settings, tee: Tee) -> Prov
     if config.kind == "minilm_onnx":
         path = config.model_path or assets.verified(assets.minilm_onnx(), "minilm")
         return MiniLMProvider(config.name, path, assets.minilm_tokenizer(), threads=threads)
+    threads = threads or ENGINE_THREADS  # the engines below: llama.cpp and MiniLM choose their own above
     if config.kind == "piper_voice":
         model, voice_config = assets.joe_voice() if config.model_path is None else _voice_files(config.model_path)
         return PiperSpeech(config.name, model, voice_config, threads=threads, bundled=config.model_path is None)

@@ -45,7 +45,7 @@ class TranscriptionRequest(BaseModel):
 
     model: str = Field(min_length=1)
     task: Literal["transcribe", "translate"] = "transcribe"
-    language: str | None = Field(None, min_length=2, max_length=8, pattern=r"^[a-zA-Z-]+$")
+    language: str | None = Field(None, min_length=2, max_length=8, pattern=r"^[a-zA-Z-]+$", description="ISO-639-1")
     prompt: str | None = Field(None, max_length=4096)
     temperature: float = Field(0.0, ge=0, le=1)
     response_format: TranscriptFormat = "json"

@@ -19,7 +19,7 @@ class ImageRequest(BaseModel):
     n: int = Field(1, ge=1, le=MAX_IMAGES)
     size: str = Field("1024x1024", description="WIDTHxHEIGHT, or auto (the model's default)")
     quality: Literal["standard", "hd", "low", "medium", "high", "auto"] = "auto"
-    response_format: Literal["url", "b64_json"] = "b64_json"
+    response_format: Literal["url", "b64_json"] = Field("url", description="url (OpenAI's default) or b64_json")
     style: Literal["vivid", "natural"] | None = None
     user: str | None = Field(None, max_length=256)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -84,14 +84,17 @@ class RerankResponse(BaseModel):
     meta: RerankMeta
 
 
+Texts = Annotated[list[str], Field(max_length=MAX_DOCUMENTS)]
+
+
 class ScoreRequest(BaseModel):
     """vLLM's ``/score``: ``text_1`` against each ``text_2`` (1 to N), or pairwise (N to N)."""
 
     model_config = ConfigDict(extra="allow")
 
     model: str = Field(min_length=1)
-    text_1: str | list[str] = Field(max_length=MAX_DOCUMENTS)
-    text_2: str | list[str] = Field(max_length=MAX_DOCUMENTS)
+    text_1: str | Texts
+    text_2: str | Texts
 
     @model_validator(mode="after")
     def _pairs(self) -> ScoreRequest:

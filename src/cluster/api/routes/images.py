@@ -25,8 +25,8 @@ async def create_images(body: ImageRequest, request: Request, media: MediaDep, c
 @router.get(
     "/files/{image_id}",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, 404: {"model": ErrorResponse}},
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}}, 404: {"model": ErrorResponse}},
 )
 async def image_file(image_id: str, media: MediaDep, key: str = Query(max_length=64)) -> Response:
-    image, content_type = await media.image(image_id, key)
-    return Response(image, media_type=content_type, headers={"cache-control": "private, max-age=3600"})
+    image, content_type, ttl = await media.image(image_id, key)
+    return Response(image, media_type=content_type, headers={"cache-control": f"private, max-age={int(ttl)}"})

