@@ -78,3 +78,12 @@ async def test_input_with_nothing_to_speak_is_a_400_and_no_charge(local: httpx.A
             assert response.status_code == 400 and response.json()["error"]["param"] == "input", (text, response.text)
     assert (await local.get("/v1/balance")).json()["available"] == before
     assert (await local.get("/health")).json()["providers"]["local-speech"]["state"] == "closed"
+
+
+async def test_with_streaming_response_reads_the_audio(client: openai.AsyncOpenAI) -> None:
+    async with client.audio.speech.with_streaming_response.create(
+        model="tts-1", voice="echo", input=SENTENCE, response_format="mp3"
+    ) as response:
+        assert response.headers["content-type"] == "audio/mpeg"
+        audio = b"".join([chunk async for chunk in response.iter_bytes()])
+    assert 1.5 < decode(audio, max_seconds=60).seconds < 6

@@ -85,3 +85,18 @@ def decode_event(line: str) -> dict[str, Any] | None:
             param=error.get("param"),
         )
     return payload
+
+
+def build_request(
+    http: httpx.Client | httpx.AsyncClient,
+    method: str,
+    url: str,
+    body: dict[str, Any] | None,
+    form: dict[str, Any] | None,
+    files: dict[str, Any] | None,
+    headers: dict[str, str],
+) -> httpx.Request:
+    """JSON, or a multipart body when there are ``files`` (held in memory, so a retry can send it again)."""
+    if files is not None:
+        return http.build_request(method, url, data=form, files=files, headers=headers)
+    return http.build_request(method, url, json=body, headers=headers)

@@ -9,7 +9,14 @@ from typing import Any
 
 import httpx
 
-from cluster_sdk._base import ClientConfig, decode_event, raise_for_status, retry_delay, should_retry
+from cluster_sdk._base import (
+    ClientConfig,
+    build_request,
+    decode_event,
+    raise_for_status,
+    retry_delay,
+    should_retry,
+)
 from cluster_sdk._errors import APIConnectionError
 from cluster_sdk._resources import (
     Audio,
@@ -89,7 +96,7 @@ class Cluster:
             last = attempt == self._config.max_retries
             try:
                 headers = {**self._config.headers(), **payment}
-                request = self._build(method, url, body, form, files, headers)
+                request = build_request(self._http, method, url, body, form, files, headers)
                 response = self._http.send(request, stream=stream)
             except httpx.TransportError as exc:
                 if last:
@@ -99,7 +106,7 @@ class Cluster:
             if response.status_code == 402 and self.wallet is not None and not payment:
                 payment = self.wallet.pay(response)  # PaymentLimitError when over the limits
                 response.close()
-                request = self._build(method, url, body, form, files, {**headers, **payment})
+                request = build_request(self._http, method, url, body, form, files, {**headers, **payment})
                 response = self._http.send(request, stream=stream)
                 if response.status_code == 402:
                     self.wallet.refund(amount_of(payment))
@@ -115,19 +122,6 @@ class Cluster:
             raise_for_status(response)
             return response
         raise AssertionError("unreachable")
-
-    def _build(
-        self,
-        method: str,
-        url: str,
-        body: dict[str, Any] | None,
-        form: dict[str, Any] | None,
-        files: dict[str, Any] | None,
-        headers: dict[str, str],
-    ) -> httpx.Request:
-        if files is not None:
-            return self._http.build_request(method, url, data=form, files=files, headers=headers)
-        return self._http.build_request(method, url, json=body, headers=headers)
 
     def fetch(
         self,

@@ -114,16 +114,8 @@ class MediaService:
         size = len(request.query.encode()) * len(request.documents) + sum(len(t.encode()) for t in request.texts)
         bound = Usage(prompt_tokens=size, searches=request.searches)
         call = Call(ctx.user_id)
-        return await self._core.recorded(
-            ctx,
-            request.model,
-            self._unary(
-                request.model,
-                ctx,
-                Capability.RERANK,
-                bound,
-                lambda p, m: cast(RerankProvider, p).rerank(request, m, call),
-            ),
+        return await self._unary(
+            request.model, ctx, bound, lambda p, m: cast(RerankProvider, p).rerank(request, m, call)
         )
 
     async def score(self, request: ScoreRequest, ctx: RequestContext) -> Served:
@@ -133,31 +125,23 @@ class MediaService:
             searches=-(-len(pairs) // 100),
         )
         call = Call(ctx.user_id)
-        return await self._core.recorded(
-            ctx,
-            request.model,
-            self._unary(
-                request.model,
-                ctx,
-                Capability.RERANK,
-                bound,
-                lambda p, m: cast(RerankProvider, p).score(request, m, call),
-            ),
+        return await self._unary(
+            request.model, ctx, bound, lambda p, m: cast(RerankProvider, p).score(request, m, call)
         )
 
     async def _unary(
-        self,
-        model: str,
-        ctx: RequestContext,
-        capability: Capability,
-        bound: Usage,
-        call: Callable[[Provider, str], Awaitable[Completion]],
+        self, model: str, ctx: RequestContext, bound: Usage, call: Callable[[Provider, str], Awaitable[Completion]]
     ) -> Served:
-        core = self._core
-        entry = await core.resolve(model, ctx, capability)
-        upstream, result, attempts = await core.serve(ctx, entry, capability, lambda: bound, call)
-        await core.finish(ctx, entry, upstream, attempts, result.usage)
-        return Served(upstream.name, body=result.body, content_type=result.content_type)
+        """A rerank-capability call answered in one body (rerank, score), with refusals recorded."""
+
+        async def work() -> Served:
+            core = self._core
+            entry = await core.resolve(model, ctx, Capability.RERANK)
+            upstream, result, attempts = await core.serve(ctx, entry, Capability.RERANK, lambda: bound, call)
+            await core.finish(ctx, entry, upstream, attempts, result.usage)
+            return Served(upstream.name, body=result.body, content_type=result.content_type)
+
+        return await self._core.recorded(ctx, model, work())
 
     # -- images ---------------------------------------------------------------------------------------------
     async def images(self, request: ImageRequest, ctx: RequestContext, base_url: str) -> Served:

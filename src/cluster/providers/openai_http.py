@@ -69,8 +69,12 @@ class OpenAIUpstream:
         return Completion(body, _usage_of(body) or _estimate(request, body))
 
     async def _open_stream(self, sent: bytes) -> aiohttp.ClientResponse:
+        return await self._open("chat/completions", data=sent)
+
+    async def _open(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        """A response whose status is good and whose body is still to be read."""
         try:
-            response = await self._client().post("chat/completions", data=sent)
+            response = await self._client().post(path, **kwargs)
         except _TRANSPORT_ERRORS as exc:
             raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
         if response.status != 200:

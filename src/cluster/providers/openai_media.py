@@ -166,22 +166,6 @@ class OpenAIMedia(OpenAIUpstream):
             raise ProviderFailure(self.name, "answered an image larger than 50 MB")
         return body
 
-    async def _open(self, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
-        """A response whose status is good and whose body is still to be read."""
-        try:
-            response = await self._client().post(path, **kwargs)
-        except _TRANSPORT_ERRORS as exc:
-            raise ProviderFailure(self.name, f"{type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            try:
-                body = await response.read()
-            except _TRANSPORT_ERRORS:
-                body = b""
-            finally:
-                response.release()
-            self._raise_for_status(response.status, body)
-        return response
-
 
 class UpstreamBytes:
     """An upstream's body passed through as it arrives: raw audio, or (``events``) its SSE events one by one."""
