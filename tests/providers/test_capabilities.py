@@ -12,17 +12,25 @@ import pytest
 
 from cluster.providers.base import PROTOCOLS, Capability, Provider
 from cluster.providers.confidential import ConfidentialProvider
+from cluster.providers.local.images import DiffusersImages
 from cluster.providers.local.llama_cpp import LlamaCppProvider
 from cluster.providers.local.minilm import MiniLMProvider
+from cluster.providers.local.rerank import EmbeddingReranker
+from cluster.providers.local.speech import PiperSpeech
+from cluster.providers.local.transcription import WhisperTranscriber
 from cluster.providers.openai_compatible import OpenAICompatibleProvider
 from cluster.settings import ProviderConfig
 from cluster.tee.receipts import ReceiptStore
 
 DECLARED = {
-    OpenAICompatibleProvider: {Capability.CHAT, Capability.EMBEDDINGS},
+    OpenAICompatibleProvider: set(Capability),  # an OpenAI-compatible upstream may serve any endpoint
     ConfidentialProvider: {Capability.CHAT},
     LlamaCppProvider: {Capability.CHAT},
     MiniLMProvider: {Capability.EMBEDDINGS},
+    PiperSpeech: {Capability.SPEECH},
+    WhisperTranscriber: {Capability.TRANSCRIPTION},
+    EmbeddingReranker: {Capability.RERANK},
+    DiffusersImages: {Capability.IMAGES},
 }
 
 
@@ -33,6 +41,10 @@ def _instances() -> list[Provider]:
         ConfidentialProvider(remote.model_copy(update={"tee": True}), ReceiptStore(None)),  # type: ignore[arg-type]
         LlamaCppProvider("l", Path("model.gguf"), context=512, threads=1),
         MiniLMProvider("e", Path("model.onnx"), Path("tokenizer.json"), threads=1),
+        PiperSpeech("s", Path("voice.onnx"), Path("voice.onnx.json"), threads=1, bundled=False),
+        WhisperTranscriber("w", lambda: Path("whisper"), multilingual=False, threads=1, pinned=None),
+        EmbeddingReranker("r", Path("e5.bin"), threads=1, bundled=False),
+        DiffusersImages("i", Path("pipeline"), threads=1),
     ]
 
 
