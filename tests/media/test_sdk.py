@@ -16,9 +16,10 @@ from tests.conftest import Secured, make_settings
 from tests.media.conftest import CLIPS, TWO_CITIES, wer
 from tests.support import ServerThread, bootstrap_admin
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
+@pytest.mark.asyncio(loop_scope="module")  # the module's app (tests/media/conftest.py)
 async def test_async_sdk_speaks_transcribes_and_reranks(app: Secured, key: str) -> None:
     client = AsyncCluster(base_url="http://cluster/v1", api_key=key, http_client=app.http)
     audio = await client.audio.speech.create(
