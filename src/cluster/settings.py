@@ -21,7 +21,14 @@ from pydantic_settings import (
 
 TaskType = Literal["chat", "code", "reasoning", "instruct", "embedding", "tts", "stt", "rerank", "image"]
 ProviderKind = Literal[
-    "openai_compatible", "llama_cpp", "minilm_onnx", "piper_voice", "faster_whisper", "e5_rerank", "diffusers"
+    "openai_compatible",
+    "llama_cpp",
+    "minilm_onnx",
+    "piper_voice",
+    "faster_whisper",
+    "e5_rerank",
+    "minilm_rerank",
+    "diffusers",
 ]
 
 LOCAL_CHAT_MODEL = "smollm2-135m-instruct"

