@@ -8,7 +8,8 @@ logistic centred between e5's typical relevant and irrelevant similarities, so i
 in [0, 1]; it is not a calibrated probability. An upstream cross-encoder (vLLM, Infinity, Cohere, Jina) is routed to
 when configured and is the better choice for quality.
 
-Document vectors are cached by the text's sha256 (bounded LRU), so re-ranking the same corpus costs one query.
+Document vectors and token counts are cached by the text's sha256 (bounded LRU), so re-ranking the same corpus
+costs one query.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class EmbeddingReranker:
         self._bundled = bundled
         self._thread = ModelThread(name)
         self._model: Any = None
-        self._passages: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._passages: OrderedDict[bytes, tuple[np.ndarray, int]] = OrderedDict()  # vector, tokens
 
     async def rerank(self, request: RerankRequest, upstream_model: str, call: Call) -> Completion:
         texts = request.texts
@@ -102,12 +103,12 @@ class EmbeddingReranker:
         """One score per passage: against the one query, or pairwise when there are as many queries."""
         self._load()
         query_vectors = self._vectors(queries, query=True).reshape(len(queries), -1)
-        passage_vectors = self._passage_vectors(passages)
+        passage_vectors, passage_tokens = self._passage_vectors(passages)
         if len(queries) == 1:
             cosine = passage_vectors @ query_vectors[0]
         else:
             cosine = np.einsum("ij,ij->i", passage_vectors, query_vectors)
-        tokens = self._tokens(queries, query=True) + self._tokens(passages, query=False)
+        tokens = self._tokens(queries, query=True) + passage_tokens
         return 1.0 / (1.0 + np.exp(-(cosine - self.centre) * self.steepness)), tokens
 
     def _vectors(self, texts: list[str], *, query: bool) -> np.ndarray:
@@ -117,23 +118,27 @@ class EmbeddingReranker:
     def _tokens(self, texts: list[str], *, query: bool) -> int:
         return sum(self._model.token_count(text, query) for text in texts)
 
-    def _passage_vectors(self, passages: list[str]) -> np.ndarray:
+    def _passage_vectors(self, passages: list[str]) -> tuple[np.ndarray, int]:
+        """The passages' vectors and token count; a passage seen before is neither encoded nor tokenized again."""
         keys = [hashlib.sha256(p.encode()).digest() for p in passages]
         unique: dict[bytes, int] = {}  # each text not cached yet, once
         for i, key in enumerate(keys):
             if key not in self._passages:
                 unique.setdefault(key, i)
         if unique:
-            fresh = self._vectors([passages[i] for i in unique.values()], query=False)
-            for key, vector in zip(unique, fresh.reshape(len(unique), -1), strict=True):
-                self._passages[key] = vector
-        vectors = []
+            texts = [passages[i] for i in unique.values()]
+            fresh = self._vectors(texts, query=False).reshape(len(unique), -1)
+            for key, text, vector in zip(unique, texts, fresh, strict=True):
+                self._passages[key] = (vector, self._tokens([text], query=False))
+        vectors, tokens = [], 0
         for key in keys:
             self._passages.move_to_end(key)
-            vectors.append(self._passages[key])
+            vector, count = self._passages[key]
+            vectors.append(vector)
+            tokens += count
         while len(self._passages) > _CACHE:
             self._passages.popitem(last=False)
-        return np.stack(vectors)
+        return np.stack(vectors), tokens
 
     def _load(self) -> None:
         if self._model is not None:
