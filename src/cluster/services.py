@@ -17,6 +17,7 @@ from cluster import tracing
 from cluster.auth import AuthService
 from cluster.auth import assembly as auth
 from cluster.auth.ratelimit import RateLimiter
+from cluster.auth.signin import SignIn
 from cluster.billing import BillingService
 from cluster.billing import assembly as billing
 from cluster.chain import assembly as chain
@@ -50,6 +51,7 @@ class Services:
     request_log: RequestLogWriter
     usage: UsageService
     auth: AuthService
+    signin: SignIn
     limiter: RateLimiter
     billing: BillingService
     receipts: ReceiptStore
@@ -76,6 +78,9 @@ class Services:
             limiter = await enter(auth.limits(settings))
             ledger = await enter(billing.running(settings, engine))
             onchain = await enter(chain.running(settings, engine, ledger, request_log.metrics))
+            rpc = onchain.client if onchain else None
+            chain_id, rpc_url = (rpc.chain_id, rpc.rpc_url) if rpc else (None, None)
+            signin = await enter(auth.signin(settings, engine, keys, chain_id, rpc_url))
             x402 = await enter(payments.running(settings, engine, ledger, onchain, request_log.metrics))
             store = await enter(storage.running(settings))
             market = await enter(marketplace.running(settings, engine, store, onchain))
@@ -92,6 +97,7 @@ class Services:
                 request_log,
                 UsageService(engine),
                 keys,
+                signin,
                 limiter,
                 ledger,
                 trust.receipts,

@@ -361,6 +361,36 @@ class FineTuneSettings(BaseModel):
     )
 
 
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 587
+    username: str | None = None
+    password: SecretStr | None = None
+    starttls: bool = Field(True, description="upgrade with STARTTLS before logging in (port 587)")
+    sender: str = Field("Cluster <no-reply@localhost>", description="the From: of sign-in mails")
+    timeout: float = Field(10.0, gt=0)
+
+
+class HubSettings(BaseModel):
+    """The Hub: the web app served at ``/`` (cluster.hub), and the sign-in it shares with the API."""
+
+    enabled: bool = True
+    session_ttl: float = Field(7 * 86_400, gt=0, description="seconds a sign-in lasts")
+    secure_cookies: bool | None = Field(
+        None, description="mark the session cookie Secure (HTTPS only); default: on unless the server is on loopback"
+    )
+    mailer: Literal["outbox", "smtp", "memory"] = Field(
+        "outbox",
+        description="where sign-in links go: `outbox` keeps them in the database for the development outbox page "
+        "(/dev/outbox, for self-hosters without SMTP); `smtp` sends them; `memory` is for tests",
+    )
+    smtp: SmtpSettings = SmtpSettings()
+    link_ttl: float = Field(900.0, gt=0, description="seconds a sign-in link is valid (used once)")
+    siwe_ttl: float = Field(600.0, gt=0, description="seconds a Sign-In with Ethereum message is valid")
+    siwe_chain_id: int | None = Field(None, description="the chain SIWE messages name; default: the chain's, else 1")
+    login_rpm: int = Field(10, ge=1, description="sign-in attempts per minute per client IP and per email address")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLUSTER_", env_nested_delimiter="__", extra="ignore", toml_file=None)
 
@@ -380,6 +410,7 @@ class Settings(BaseSettings):
     x402: X402Settings = X402Settings()
     storage: StorageSettings = StorageSettings()
     finetune: FineTuneSettings = FineTuneSettings()
+    hub: HubSettings = HubSettings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

@@ -12,10 +12,32 @@ from fastapi import Request
 
 from cluster.auth import Principal, Scope
 from cluster.auth.ratelimit import KeyTokenBudget
+from cluster.auth.sessions import COOKIE, CSRF_HEADER
+from cluster.auth.times import utcnow
 from cluster.billing import AccountPayment
+from cluster.errors import PermissionDenied
 from cluster.gateway.context import RequestContext
 from cluster.payments.payment import X402Payment
 from cluster.services import Services
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def credentials(services: Services, request: Request) -> str | None:
+    """The request's ``Authorization``, or the Hub's session cookie as a bearer session: a signed-in browser calls
+    the API as its user. Cookies ride along cross-site requests, so a state change by cookie must carry the
+    session's CSRF token (``X-CSRF-Token``); a read need not (SameSite=Lax, and it changes nothing)."""
+    header = request.headers.get("authorization")
+    token = request.cookies.get(COOKIE)
+    if header is not None or token is None:
+        return header
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if not await services.auth.sessions.csrf_ok(token, sent, utcnow()):
+            raise PermissionDenied(
+                "a signed-in browser's request that changes something must carry X-CSRF-Token", code="csrf_failed"
+            )
+    return f"Bearer {token}"
 
 
 def _ip_take(services: Services, request: Request) -> tuple[str, int | None, int, str]:
@@ -28,7 +50,7 @@ async def principal(services: Services, request: Request, scope: Scope) -> Princ
     with services.tracing.span("limits"):
         await services.limiter.take_all([_ip_take(services, request)])
     with services.tracing.span("auth"):
-        caller = await services.auth.authenticate(request.headers.get("authorization"))
+        caller = await services.auth.authenticate(await credentials(services, request))
         caller.require(scope)
     return caller
 
@@ -40,7 +62,7 @@ async def inference_context(services: Services, request: Request, endpoint: str)
         require_tee=request.headers.get("x-cluster-tee") == "required" or pinned is not None,
         pinned_provider=pinned,
     )
-    header = request.headers.get("authorization")
+    header = await credentials(services, request)
     if header is None and not services.settings.auth.required:
         for window in await services.limiter.take_all([_ip_take(services, request)]):
             ctx.headers.update(window.headers())

@@ -9,8 +9,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import overload
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -19,24 +18,11 @@ from cluster.auth import keys
 from cluster.auth.models import ApiKey, User
 from cluster.auth.principal import Principal, Role, Scope
 from cluster.auth.protocol import KeyCreated, KeyCreateRequest, KeyObject, UserObject
+from cluster.auth.sessions import WebSessions, looks_like_session
+from cluster.auth.times import aware, utcnow
 from cluster.errors import Conflict, InvalidRequest, NotFound, PermissionDenied, Unauthorized
 
 _CACHE_SIZE = 10_000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@overload
-def aware(value: datetime) -> datetime: ...
-@overload
-def aware(value: None) -> None: ...
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands timezone-aware columns back naive; they were written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +32,8 @@ class _KeySnapshot:
 
 
 class AuthService:
-    def __init__(self, engine: AsyncEngine, secret: bytes, cache_ttl: float) -> None:
+    def __init__(self, engine: AsyncEngine, secret: bytes, cache_ttl: float, sessions: WebSessions) -> None:
+        self.sessions = sessions
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # Writes take SQLite's write lock up front: a transaction that reads then writes (revoking) would
         # otherwise fail with "database is locked" when another connection wrote after its read.
@@ -63,6 +50,8 @@ class AuthService:
             raise Unauthorized("Missing API key: send 'Authorization: Bearer sk-cluster-…'", code="missing_api_key")
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
+        if scheme.lower() == "bearer" and looks_like_session(token):
+            return await self.sessions.principal(token, utcnow())
         if scheme.lower() != "bearer" or not keys.looks_like_key(token):
             raise Unauthorized("Invalid API key", code="invalid_api_key")
         digest = keys.digest(self._secret, token)
@@ -181,6 +170,11 @@ class AuthService:
         async with self._writes.begin() as session:
             session.add(row)
         return KeyCreated(**key_object(row).model_dump(), key=plaintext)
+
+    async def list_users(self, limit: int = 200) -> list[UserObject]:
+        async with self._sessions() as session:
+            users = (await session.execute(select(User).order_by(User.created_at.desc()).limit(limit))).scalars()
+            return [_user_object(user) for user in users]
 
     async def list_keys(self, actor: Principal, user_id: str | None = None) -> list[KeyObject]:
         owner = user_id or actor.user_id

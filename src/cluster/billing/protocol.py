@@ -23,3 +23,15 @@ class BalanceObject(BaseModel):
     held: int = Field(description="micro-USDC reserved by requests in flight")
     currency: Literal["USDC"] = "USDC"
     decimals: Literal[6] = 6
+
+
+class LedgerLine(BaseModel):
+    created_at: int
+    kind: str = Field(description="credit, debit, deposit, charge, refund, x402, capture, …")
+    memo: str | None
+    amount: int = Field(description="micro-USDC in (+) or out (-) of the available balance")
+
+
+class LedgerHistory(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[LedgerLine]

@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cluster.auth.times import aware
 from cluster.billing.leases import Lease, LeaseBook
 from cluster.billing.ledger import Ledger
-from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry
+from cluster.billing.models import Hold, Instance, LedgerAccount, LedgerEntry, LedgerTransaction
 from cluster.billing.posting import EXTERNAL, REVENUE, Posting, available, held
-from cluster.billing.protocol import AdjustRequest, BalanceObject
+from cluster.billing.protocol import AdjustRequest, BalanceObject, LedgerHistory, LedgerLine
 from cluster.periodic import cancel, every
 from cluster.settings import BillingSettings
 
@@ -101,6 +102,23 @@ class BillingService:
         ]
         funded = {available(payer)} if cost > paid else set()
         await self.ledger.post(Posting(f"x402:{key}", "x402", legs, payer, funded, memo), lane=payer)
+
+    async def history(self, user_id: str, limit: int = 50) -> LedgerHistory:
+        """The newest postings that moved the user's available balance (holds and leases net out in them)."""
+        query = (
+            select(LedgerTransaction.created_at, LedgerTransaction.kind, LedgerTransaction.memo, LedgerEntry.amount)
+            .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+            .where(LedgerEntry.account_id == available(user_id))
+            .order_by(LedgerEntry.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        lines = [
+            LedgerLine(created_at=int(aware(when).timestamp()), kind=kind, memo=memo, amount=amount)
+            for when, kind, memo, amount in rows
+        ]
+        return LedgerHistory(data=lines)
 
     async def balance(self, user_id: str) -> BalanceObject:
         await self.leases.flush(user_id, release=True)  # this process's unused lease counts as available

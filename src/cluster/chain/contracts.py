@@ -10,6 +10,7 @@ from web3.contract import AsyncContract
 from web3.logs import DISCARD
 
 from cluster.chain.client import ChainClient, Receipt
+from cluster.chain.protocol import WalletCall
 from cluster.settings import ContractAddresses
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
@@ -34,6 +35,11 @@ class _Bound:
     async def _send(self, name: str, *args: Any, value: int = 0, gas: int | None = None) -> Receipt:
         function = self.contract.functions[name](*self._args(args))
         return await self.client.transact(function, value=value, gas=gas)
+
+    def call(self, name: str, *args: Any, description: str) -> WalletCall:
+        """The same function as a transaction for a user's wallet to send (nothing is sent from here)."""
+        data = self.contract.encode_abi(name, args=self._args(args))
+        return WalletCall(to=self.address, data=data, description=description)
 
     def _args(self, args: tuple[Any, ...]) -> list[Any]:
         """Addresses in any case (the database keeps them lower-case); web3 wants them checksummed."""

@@ -66,3 +66,18 @@ class DepositList(BaseModel):
     usdc: str
     chain_id: int
     data: list[DepositObject]
+
+
+class WalletCall(BaseModel):
+    """A transaction for the user's own wallet to send (``eth_sendTransaction``): built here, signed there."""
+
+    to: str
+    data: str = Field(description="0x-prefixed calldata")
+    value: str = "0x0"
+    description: str
+
+
+class WalletCalls(BaseModel):
+    object: Literal["wallet.calls"] = "wallet.calls"
+    chain_id: int
+    calls: list[WalletCall] = Field(description="send in order, each after the previous one's receipt")

@@ -17,8 +17,15 @@ from cluster.chain.deposits import DepositBook
 from cluster.chain.devchain import DEPLOYER_INDEX, DevChain, dev_key
 from cluster.chain.indexer import Indexer
 from cluster.chain.models import ChainDeposit, ChainPurchase
-from cluster.chain.protocol import ChainInfo, DatasetOnChain, DepositList, DepositObject, PurchaseObject
-from cluster.errors import NotFound, TransactionReverted
+from cluster.chain.protocol import (
+    ChainInfo,
+    DatasetOnChain,
+    DepositList,
+    DepositObject,
+    PurchaseObject,
+    WalletCalls,
+)
+from cluster.errors import InvalidRequest, NotFound, TransactionReverted
 from cluster.periodic import running_every
 from cluster.settings import ChainSettings, ContractAddresses, Settings
 
@@ -115,6 +122,19 @@ class ChainService:
             ).all()
         purchases = [PurchaseObject.model_validate(row, from_attributes=True) for row in rows]
         return DatasetOnChain(**record.__dict__, recent_purchases=purchases)
+
+    async def deposit_calls(self, user_id: str, amount: int) -> WalletCalls:
+        """What a user's wallet sends to deposit ``amount`` micro-USDC: approve the Deposits contract, then deposit
+        under the user's reference (the indexer credits the balance once it sees the event)."""
+        if amount <= 0:
+            raise InvalidRequest("amount must be a positive number of micro-USDC", param="amount")
+        reference = bytes.fromhex((await self.deposits.reference_for(user_id))[2:])
+        contracts = self.contracts
+        calls = [
+            contracts.usdc.call("approve", contracts.deposits.address, amount, description="Allow the deposit"),
+            contracts.deposits.call("deposit", reference, amount, description="Deposit into your Cluster balance"),
+        ]
+        return WalletCalls(chain_id=self.client.chain_id, calls=calls)
 
     async def deposit_list(self, user_id: str) -> DepositList:
         reference = await self.deposits.reference_for(user_id)

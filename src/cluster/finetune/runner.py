@@ -29,7 +29,7 @@ from prometheus_client.core import Metric
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cluster.auth.service import aware
+from cluster.auth.times import aware
 from cluster.billing import BillingService
 from cluster.finetune import charges
 from cluster.finetune.models import CheckpointRow, JobRow

@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cluster.auth import Principal
-from cluster.auth.service import aware
+from cluster.auth.times import aware
 from cluster.billing import BillingService
 from cluster.db.pages import newest_first
 from cluster.errors import FeatureDisabled, InvalidRequest, NotFound, ServiceUnavailable
@@ -62,6 +62,11 @@ class FineTuning:
         self._catalog = catalog
         self._trainable = trainable
         self._marketplace = marketplace
+
+    @property
+    def trainable(self) -> list[str]:
+        """The base models a job may start from (local trainer; a remote one takes what the catalog declares)."""
+        return sorted(self._trainable)
 
     # -- create -------------------------------------------------------------------------------------------
     async def create(self, caller: Principal, request: JobCreate) -> FineTuningJob:

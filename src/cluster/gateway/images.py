@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import DateTime
 
-from cluster.auth.service import aware
+from cluster.auth.times import aware
 from cluster.db.base import Base
 from cluster.errors import NotFound
 

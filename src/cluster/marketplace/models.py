@@ -1,5 +1,5 @@
-"""A dataset's listing, where its sealed content is, and the key that opens it (wrapped); and which wallets
-belong to which account (proved by signature), which is how access on chain becomes access here."""
+"""A dataset's listing, where its sealed content is, and the key that opens it (wrapped). Which wallets belong to
+which account is the auth domain's (``cluster.auth.models.WalletRow``): a wallet is also a way to sign in."""
 
 from __future__ import annotations
 
@@ -37,14 +37,6 @@ class DatasetRow(Base):
     chain_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     token_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
     listed: Mapped[bool] = mapped_column(Boolean)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class WalletRow(Base):
-    __tablename__ = "wallets"
-
-    address: Mapped[str] = mapped_column(String(42), primary_key=True, doc="lower-case")
-    user_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

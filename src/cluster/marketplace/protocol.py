@@ -81,6 +81,7 @@ class DatasetObject(BaseModel):
     listed: bool
     created_at: int
     access: str = Field(description="the caller's level: public, preview, download or full")
+    sales: int | None = Field(None, description="purchases the indexer has seen (in lists)")
 
 
 class DatasetList(BaseModel):
@@ -136,6 +137,23 @@ class Earnings(BaseModel):
     total_royalties_pending: int = Field(0, description="micro-USDC")
     referrals: int = Field(description="purchases you referred")
     referral_received: int = Field(description="micro-USDC paid to your wallets as referrer (5%)")
+
+
+class SaleObject(BaseModel):
+    object: Literal["dataset.sale"] = "dataset.sale"
+    slug: str | None
+    token_id: int
+    buyer: str
+    price: int = Field(description="micro-USDC paid")
+    received: int = Field(description="micro-USDC to the holder (85%)")
+    referrer_amount: int
+    block_number: int
+    tx_hash: str
+
+
+class SaleList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[SaleObject]
 
 
 def link_message(user_id: str, address: str, issued_at: int) -> str:

@@ -17,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.auth import Principal
 from cluster.chain.models import ChainPurchase
+from cluster.chain.protocol import WalletCalls
 from cluster.chain.service import ChainService
 from cluster.errors import Conflict, NotFound, PermissionDenied, TransactionReverted, Unauthorized
+from cluster.marketplace import sales
 from cluster.marketplace.formats import detect, inspect
 from cluster.marketplace.models import DatasetRow, RoyaltyPayout
 from cluster.marketplace.protocol import (
@@ -30,8 +32,9 @@ from cluster.marketplace.protocol import (
     DatasetUpdate,
     Earnings,
     PreviewObject,
+    SaleList,
 )
-from cluster.marketplace.purchase import buy_with_x402
+from cluster.marketplace.purchase import ZERO, buy_with_x402
 from cluster.marketplace.wallets import SignedWallet, Wallets
 from cluster.payments.payment import X402Payment
 from cluster.settings import StorageSettings
@@ -199,11 +202,20 @@ class Marketplace:
         return _object(row, level)
 
     async def browse(
-        self, caller: Viewer, category: str | None, q: str | None, sort: str, limit: int, offset: int
+        self,
+        caller: Viewer,
+        category: str | None,
+        q: str | None,
+        sort: str,
+        limit: int,
+        offset: int,
+        creator: str | None = None,
     ) -> DatasetList:
         query = select(DatasetRow).where(DatasetRow.listed.is_(True))
         if category:
             query = query.where(DatasetRow.category == category)
+        if creator:
+            query = query.where(DatasetRow.creator_wallet == creator.lower())
         if q:
             pattern = f"%{q.lower()}%"
             query = query.where(
@@ -216,7 +228,22 @@ class Marketplace:
                     query.order_by(_SORTS.get(sort, _SORTS["newest"]), DatasetRow.id).limit(limit).offset(offset)
                 )
             ).all()
-        data = [_object(row, Access.PUBLIC) for row in rows]  # per-caller levels: GET one dataset
+            tokens = [row.token_id for row in rows if row.token_id is not None]
+            sales = dict(
+                (
+                    await connection.execute(
+                        select(ChainPurchase.dataset_id, func.count())
+                        .where(ChainPurchase.chain_id == self._chain.client.chain_id)
+                        .where(ChainPurchase.dataset_id.in_(tokens))
+                        .group_by(ChainPurchase.dataset_id)
+                    )
+                )
+                .tuples()
+                .all()
+            )
+        data = [  # per-caller levels: GET one dataset
+            _object(row, Access.PUBLIC).model_copy(update={"sales": sales.get(row.token_id, 0)}) for row in rows
+        ]
         return DatasetList(data=data, total=total, has_more=offset + len(data) < total)
 
     async def preview(self, slug: str, caller: Viewer) -> PreviewObject:
@@ -237,6 +264,59 @@ class Marketplace:
 
     async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
         return await buy_with_x402(self._chain, await self._get(slug), payment, referrer)
+
+    async def purchase_calls(self, slug: str, referrer: str | None) -> WalletCalls:
+        """Buying from one's own wallet instead of x402: approve the router for the price, then ``purchase``."""
+        row = await self._get(slug)
+        if row.token_id is None or not row.listed:
+            raise NotFound(f"dataset {slug!r} is not for sale")
+        contracts = self._chain.contracts
+        price = await contracts.registry.price_of(row.token_id)
+        calls = [
+            contracts.usdc.call("approve", contracts.router.address, price, description=f"Allow paying {price} µUSDC"),
+            contracts.router.call("purchase", row.token_id, referrer or ZERO, description=f"Buy {row.slug}"),
+        ]
+        return WalletCalls(chain_id=self._chain.client.chain_id, calls=calls)
+
+    async def purchases(self, caller: Principal) -> DatasetList:
+        """The datasets the caller's wallets bought (from the index), newest purchase first."""
+        wallets = await self.wallets.of(caller.user_id)
+        async with self._engine.connect() as connection:
+            bought = (
+                select(ChainPurchase.dataset_id, func.max(ChainPurchase.block_number).label("block"))
+                .where(
+                    ChainPurchase.chain_id == self._chain.client.chain_id,
+                    func.lower(ChainPurchase.buyer).in_(wallets),
+                )
+                .group_by(ChainPurchase.dataset_id)
+                .subquery()
+            )
+            rows = await connection.execute(
+                select(DatasetRow)
+                .join(bought, bought.c.dataset_id == DatasetRow.token_id)
+                .order_by(bought.c.block.desc())
+            )
+            data = [_object(row, Access.DOWNLOAD) for row in rows]
+        return DatasetList(data=data, total=len(data), has_more=False)
+
+    async def created(self, caller: Principal) -> list[DatasetObject]:
+        """The caller's own datasets, listed or retired (they hold them all: full access)."""
+        return [_object(row, Access.FULL) for row in await sales.created_by(self._engine, caller.user_id)]
+
+    async def sales(self, caller: Principal) -> SaleList:
+        wallets = await self.wallets.of(caller.user_id)
+        return await sales.sales_to(self._engine, self._chain.client.chain_id, wallets)
+
+    def operator_calls(self) -> WalletCalls:
+        """Price changes and retirement are sent on chain by the service's signer, which the NFT's holder must
+        approve once as operator (``setApprovalForAll``): this is that transaction, for the holder's wallet."""
+        signer = self._chain.client.signer
+        if signer is None:
+            raise NotFound("this server has no chain signer: send price changes from your wallet yourself")
+        call = self._chain.contracts.nft.call(
+            "setApprovalForAll", signer.address, True, description="Let Cluster change prices and retire for you"
+        )
+        return WalletCalls(chain_id=self._chain.client.chain_id, calls=[call])
 
     async def access(self, row: DatasetRow, caller: Viewer) -> Access:
         """Checked against the chain on every request: the NFT's holder now, and purchases now. A caller is an

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cluster.db.engine import insert_ignore
-from cluster.errors import ClusterError, Conflict, InvalidRequest, Unauthorized
-from cluster.marketplace.models import WalletRow
+from cluster.auth.identities import Identities, Identity
+from cluster.auth.models import WalletRow
+from cluster.errors import ClusterError, InvalidRequest, Unauthorized
 from cluster.marketplace.protocol import WalletLink, WalletObject, access_message, link_message
 
 MAX_AGE = 600
@@ -59,12 +58,7 @@ class Wallets:
         message = link_message(user_id, request.address, request.issued_at)
         _require_signer(message, request.signature, request.address, InvalidRequest)
         address = request.address.lower()
-        async with self._engine.begin() as connection:
-            statement = insert_ignore(connection.dialect.name, WalletRow.__table__)  # type: ignore[arg-type]
-            await connection.execute(statement.values(address=address, user_id=user_id, created_at=datetime.now(UTC)))
-            owner = (await connection.execute(select(WalletRow.user_id).where(WalletRow.address == address))).scalar()
-        if owner != user_id:
-            raise Conflict("that wallet is linked to another account", param="address")
+        await Identities(self._engine).link(user_id, Identity("wallet", address))
         return WalletObject(address=address, user_id=user_id, created_at=int(time.time()))
 
     async def of(self, user_id: str) -> list[str]:

@@ -118,6 +118,17 @@ class ReceiptStore:
                 )
             )
 
+    async def recent(self, user_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The account's newest receipts, as stored (hashes and statements; the attestation is joined by get)."""
+        query = (
+            select(ReceiptRow.body)
+            .where(ReceiptRow.user_id == user_id)
+            .order_by(ReceiptRow.created_at.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as connection:
+            return [row.body for row in await connection.execute(query)]
+
     async def get(self, receipt_id: str, user_id: str | None) -> Receipt | None:
         """``user_id``: only that account's receipt (None: any, for admins)."""
         query = (

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from cluster.api.deps import Admin, Reader, ServicesDep
 from cluster.auth.protocol import UserCreateRequest, UserObject
-from cluster.billing.protocol import AdjustRequest, BalanceObject
+from cluster.billing.protocol import AdjustRequest, BalanceObject, LedgerHistory
 from cluster.metering.usage import UsageReport
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
@@ -22,6 +22,12 @@ async def create_user(body: UserCreateRequest, _: Admin, services: ServicesDep) 
 @router.get("/users/me", response_model=UserObject)
 async def me(caller: Reader, services: ServicesDep) -> UserObject:
     return await services.auth.get_user(caller.user_id)
+
+
+@router.get("/balance/history", response_model=LedgerHistory)
+async def balance_history(caller: Reader, services: ServicesDep, limit: int = Query(50, ge=1, le=500)) -> LedgerHistory:
+    """The newest ledger postings that moved your available balance."""
+    return await services.billing.history(caller.user_id, limit)
 
 
 @router.get("/balance", response_model=BalanceObject)

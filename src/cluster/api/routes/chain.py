@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 
 from cluster.api.deps import ChainDep, Reader, ServicesDep, chain_enabled
-from cluster.chain.protocol import ChainInfo, DatasetOnChain, DepositList
+from cluster.chain.protocol import ChainInfo, DatasetOnChain, DepositList, WalletCalls
 
 router = APIRouter(prefix="/v1/chain", tags=["chain"], dependencies=[Depends(chain_enabled)])
 
@@ -28,3 +28,11 @@ async def deposits(caller: Reader, chain: ChainDep, services: ServicesDep, user_
     owner = user_id or caller.user_id
     services.auth.require_owner_or_admin(caller, owner)
     return await chain.deposit_list(owner)
+
+
+@router.get("/deposits/calls", response_model=WalletCalls)
+async def deposit_calls(
+    caller: Reader, chain: ChainDep, amount: int = Query(gt=0, le=10**15, description="micro-USDC to deposit")
+) -> WalletCalls:
+    """The transactions the caller's wallet sends to deposit ``amount`` (approve, then deposit to their reference)."""
+    return await chain.deposit_calls(caller.user_id, amount)

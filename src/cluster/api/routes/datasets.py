@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response, StreamingResponse
 
-from cluster.api.access import principal
+from cluster.api.access import credentials, principal
 from cluster.api.deps import (
     Admin,
     MarketplaceDep,
@@ -27,6 +27,7 @@ from cluster.api.deps import (
 )
 from cluster.api.responses import json_response
 from cluster.auth import Scope
+from cluster.chain.protocol import WalletCalls
 from cluster.errors import InvalidRequest
 from cluster.gateway.context import RequestContext
 from cluster.marketplace.protocol import (
@@ -37,6 +38,7 @@ from cluster.marketplace.protocol import (
     DatasetUpdate,
     Earnings,
     PreviewObject,
+    SaleList,
     WalletLink,
     WalletObject,
 )
@@ -54,8 +56,9 @@ UPLOAD_PIECE = 1 << 20
 async def _optional_caller(request: Request) -> Viewer:
     """Public endpoints: an account if a key was sent, a wallet if one signed for this dataset
     (``X-Wallet-Auth``, for buyers with no account), else anonymous."""
-    if request.headers.get("authorization") is not None:
-        return await principal(get_services(request), request, Scope.READ)
+    services = get_services(request)
+    if await credentials(services, request) is not None:
+        return await principal(services, request, Scope.READ)
     proof, slug = request.headers.get("x-wallet-auth"), request.path_params.get("slug")
     if proof is not None and slug is not None:
         return signed_wallet(proof, slug)
@@ -99,8 +102,9 @@ async def browse(
     sort: str = Query("newest", pattern="^(newest|price|name)$"),
     limit: int = Query(20, ge=1, le=100),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    creator: str | None = Query(None, pattern="^0x[0-9a-fA-F]{40}$", description="the creator's wallet"),
 ) -> DatasetList:
-    return await market.browse(caller, category, q, sort, limit, offset)
+    return await market.browse(caller, category, q, sort, limit, offset, creator)
 
 
 @router.get("/datasets/{slug}", response_model=DatasetObject)
@@ -156,6 +160,20 @@ async def purchase(
     return json_response(receipt, headers=ctx.headers)
 
 
+@router.get("/datasets/{slug}/purchase/calls", response_model=WalletCalls)
+async def purchase_calls(slug: str, market: MarketplaceDep, referrer: str | None = None) -> WalletCalls:
+    """Buy from your own wallet instead: the transactions to send (approve the router, then purchase)."""
+    if referrer is not None and not ADDRESS.match(referrer):
+        raise InvalidRequest("referrer must be a 0x-prefixed 20-byte address", param="referrer")
+    return await market.purchase_calls(slug, referrer)
+
+
+@router.get("/purchases", response_model=DatasetList)
+async def purchases(caller: Reader, market: MarketplaceDep) -> DatasetList:
+    """The datasets your linked wallets bought."""
+    return await market.purchases(caller)
+
+
 @router.post("/wallets", response_model=WalletObject, status_code=201)
 async def link_wallet(body: WalletLink, caller: Writer, market: MarketplaceDep) -> WalletObject:
     """Link a wallet to your account by signing ``link_message`` (EIP-191) with it."""
@@ -171,6 +189,18 @@ async def wallets(caller: Reader, market: MarketplaceDep) -> list[str]:
 async def royalties_payout(_: Admin, royalties: RoyaltiesDep) -> dict[str, Any]:
     """Pay every dataset's unpaid royalties from derived models to its holder, on chain."""
     return {"object": "list", "data": await royalties.payout()}
+
+
+@router.get("/creators/me/sales", response_model=SaleList)
+async def sales(caller: Reader, market: MarketplaceDep) -> SaleList:
+    """Sales of datasets whose NFT your wallets held, newest first."""
+    return await market.sales(caller)
+
+
+@router.get("/creators/me/operator-calls", response_model=WalletCalls)
+async def operator_calls(_: Reader, market: MarketplaceDep) -> WalletCalls:
+    """The one transaction that lets the service change prices and retire for your wallet (setApprovalForAll)."""
+    return market.operator_calls()
 
 
 @router.get("/creators/me/earnings", response_model=Earnings)

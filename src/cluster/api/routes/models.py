@@ -4,7 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from cluster.api.access import principal
+from cluster.api.access import credentials, principal
 from cluster.api.deps import InferenceDep, ServicesDep, Writer
 from cluster.auth import Scope
 from cluster.errors import ModelNotFound
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["models"])
 
 async def _user(request: Request, services: ServicesDep) -> str | None:
     """Public listing; with a key, the caller's own fine-tuned models are listed too."""
-    if request.headers.get("authorization") is None:
+    if await credentials(services, request) is None:
         return None
     return (await principal(services, request, Scope.READ)).user_id
 

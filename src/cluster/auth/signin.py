@@ -1,0 +1,176 @@
+"""Signing in without an API key: Sign-In with Ethereum (EIP-4361) and email links; each ends in a session.
+
+SIWE: the server writes the whole message (domain = the host the browser is on, its URI, the chain id, a
+single-use nonce, issued-at and expiry), the wallet only signs it (``personal_sign``), and the signature is
+checked by ``siwe`` (PyPI ``signinwithethereum``; with the chain's RPC it also accepts ERC-1271/6492 smart
+wallets). A nonce is consumed in one conditional UPDATE, so a message is good for one sign-in across replicas.
+
+Email: a link whose token is signed (itsdangerous, timed) and names a single-use nonce; opening it proves the
+address. Both flows are rate-limited by the caller (the Hub's routes, through the shared rate limiter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from datetime import datetime, timedelta
+
+import siwe  # type: ignore[import-untyped]  # PyPI signinwithethereum: no type marker
+from eth_utils.address import to_checksum_address
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from web3 import HTTPProvider
+
+from cluster.auth.identities import Identities, Identity
+from cluster.auth.mail import Mail, Mailer
+from cluster.auth.models import LoginNonce
+from cluster.auth.sessions import Session, WebSessions
+from cluster.auth.times import utcnow
+from cluster.errors import InvalidRequest, Unauthorized
+from cluster.settings import HubSettings
+
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+STATEMENT = "Sign in to Cluster."
+
+
+class SignIn:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        identities: Identities,
+        sessions: WebSessions,
+        mailer: Mailer,
+        settings: HubSettings,
+        secret: bytes,
+        chain_id: int,
+        rpc_url: str | None,
+    ) -> None:
+        self._engine = engine
+        self.identities = identities
+        self.sessions = sessions
+        self.mailer = mailer
+        self._settings = settings
+        self._links = URLSafeTimedSerializer(secret, salt="cluster-sign-in-link")
+        self.chain_id = chain_id
+        self._provider = HTTPProvider(rpc_url) if rpc_url else None
+
+    # -- sessions -------------------------------------------------------------------------------------
+    async def open_session(self, identity: Identity, signed_in_as: str | None = None) -> Session:
+        """A session for ``identity``'s account; signed in already, the identity is linked to that account."""
+        if signed_in_as is not None:
+            await self.identities.link(signed_in_as, identity)
+            user_id = signed_in_as
+        else:
+            user_id = await self.identities.sign_in(identity)
+        return await self.sessions.open(user_id, identity.via, utcnow())
+
+    # -- Sign-In with Ethereum --------------------------------------------------------------------------
+    async def siwe_message(self, address: str, domain: str, uri: str) -> str:
+        if not ADDRESS.match(address):
+            raise InvalidRequest("address must be a 0x-prefixed 20-byte hex address", param="address")
+        now = utcnow()
+        nonce = await self._issue("siwe", address.lower(), now, self._settings.siwe_ttl)
+        message = siwe.SiweMessage(
+            domain=domain,
+            address=_checksum(address),
+            statement=STATEMENT,
+            uri=uri,
+            version="1",
+            chain_id=self.chain_id,
+            nonce=nonce,
+            issued_at=_iso(now),
+            expiration_time=_iso(now + timedelta(seconds=self._settings.siwe_ttl)),
+        )
+        return str(message.prepare_message())
+
+    async def siwe_verify(self, text: str, signature: str, domain: str) -> Identity:
+        """The wallet that signed ``text``, if the message is ours, for ``domain``, unexpired and not used."""
+        try:
+            message = siwe.SiweMessage.from_message(text)
+        except Exception:
+            raise InvalidRequest("not a Sign-In with Ethereum message", param="message") from None
+        try:
+            await asyncio.to_thread(
+                message.verify, signature, domain=domain, chain_id=self.chain_id, provider=self._provider
+            )
+        except siwe.DomainMismatch:
+            raise Unauthorized(f"this message is for {message.domain}, not {domain}", code="siwe_domain") from None
+        except siwe.ChainIdMismatch:
+            raise Unauthorized(f"this message is for chain {message.chain_id}", code="siwe_chain") from None
+        except siwe.ExpiredMessage:
+            raise Unauthorized("this sign-in message has expired: sign a new one", code="siwe_expired") from None
+        except siwe.VerificationError:
+            raise Unauthorized("the signature is not from that wallet", code="invalid_signature") from None
+        address = message.address.lower()
+        if not await self._consume("siwe", message.nonce, address):
+            raise Unauthorized("this sign-in message was already used or is not ours", code="siwe_nonce")
+        return Identity("wallet", address)
+
+    # -- email links ----------------------------------------------------------------------------------
+    async def send_link(self, email: str, link_base: str) -> None:
+        address = email.strip().lower()
+        if not EMAIL.match(address) or len(address) > 320:
+            raise InvalidRequest("that is not an email address", param="email")
+        nonce = await self._issue("email", address, utcnow(), self._settings.link_ttl)
+        token = self._links.dumps({"email": address, "nonce": nonce})
+        minutes = round(self._settings.link_ttl / 60)
+        body = (
+            f"Open this link to sign in to Cluster (valid for {minutes} minutes, once):\n\n"
+            f"{link_base}?token={token}\n\nIf you did not ask for it, ignore this mail."
+        )
+        await self.mailer.send(Mail(address, "Your Cluster sign-in link", body))
+
+    async def redeem_link(self, token: str) -> Identity:
+        try:
+            claims = self._links.loads(token, max_age=int(self._settings.link_ttl))
+        except SignatureExpired:
+            raise Unauthorized("this sign-in link has expired: ask for a new one", code="link_expired") from None
+        except BadSignature:
+            raise Unauthorized("this sign-in link is not valid", code="link_invalid") from None
+        address, nonce = str(claims["email"]), str(claims["nonce"])
+        if not await self._consume("email", nonce, address):
+            raise Unauthorized("this sign-in link was already used", code="link_used")
+        return Identity("email", address)
+
+    # -- single-use nonces ----------------------------------------------------------------------------
+    async def _issue(self, purpose: str, subject: str, now: datetime, ttl: float) -> str:
+        nonce = secrets.token_hex(16)  # alphanumeric, as EIP-4361 requires
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                insert(LoginNonce).values(
+                    nonce=nonce, purpose=purpose, subject=subject, expires_at=now + timedelta(seconds=ttl)
+                )
+            )
+        return nonce
+
+    async def _consume(self, purpose: str, nonce: str, subject: str) -> bool:
+        now = utcnow()
+        async with self._engine.begin() as connection:
+            used = await connection.execute(
+                update(LoginNonce)
+                .where(
+                    LoginNonce.nonce == nonce,
+                    LoginNonce.purpose == purpose,
+                    LoginNonce.subject == subject,
+                    LoginNonce.used_at.is_(None),
+                    LoginNonce.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+        return used.rowcount == 1
+
+    async def sweep(self) -> None:
+        """Forget nonces a day past their expiry (used or not: neither can sign anyone in any more)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(LoginNonce).where(LoginNonce.expires_at < utcnow() - timedelta(days=1)))
+
+
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,141 @@
+"""What every Hub page shares: the templates, who is signed in, the CSRF check, and errors as pages.
+
+Pages call the domain services directly (``Services``), never the HTTP API over loopback. Errors are the one
+error tree (``cluster.errors``): a page shows them as a page, an HTMX request as a message in the page's alert
+region, a script's JSON request as OpenAI's error body (``cluster.api.errors``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from starlette.responses import RedirectResponse, Response
+
+from cluster.api.access import credentials
+from cluster.api.deps import get_services
+from cluster.api.errors import error_response
+from cluster.auth import Principal, Role
+from cluster.auth.identities import Identity
+from cluster.auth.sessions import COOKIE, CSRF_HEADER, Session
+from cluster.auth.times import utcnow
+from cluster.errors import ClusterError, PermissionDenied
+from cluster.services import Services
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def usdc(micro: int | None) -> str:
+    """Micro-USDC as USDC, every digit kept (money is exact here)."""
+    if micro is None:
+        return "—"
+    sign = "-" if micro < 0 else ""
+    whole, frac = divmod(abs(int(micro)), 1_000_000)
+    return f"{sign}{whole:,}.{frac:06d}".rstrip("0").rstrip(".") + " USDC"
+
+
+def when(value: int | datetime | None) -> str:
+    if value is None:
+        return "—"
+    moment = datetime.fromtimestamp(value, UTC) if isinstance(value, int) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+templates.env.filters["usdc"] = usdc
+templates.env.filters["when"] = when
+
+
+@dataclass(frozen=True, slots=True)
+class Visitor:
+    """Who is looking at a page: a signed-in account (its session) or nobody."""
+
+    session: Session | None
+    role: Role | None = None
+
+    @property
+    def user_id(self) -> str | None:
+        return self.session.user_id if self.session else None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    @property
+    def signed_in_as(self) -> str:
+        return Identity(*self.session.via.split(":", 1)).short if self.session else ""
+
+
+class SignInRequired(Exception):
+    pass
+
+
+async def visitor(request: Request) -> Visitor:
+    token = request.cookies.get(COOKIE)
+    if token is None:
+        return Visitor(None)
+    found = await get_services(request).auth.sessions.find(token, utcnow())
+    return Visitor(*found) if found else Visitor(None)
+
+
+async def member(request: Request) -> Principal:
+    """The signed-in account as a principal (what the domain services take); pages redirect to sign-in."""
+    services = get_services(request)
+    if request.cookies.get(COOKIE) is None:
+        raise SignInRequired
+    header = await credentials(services, request)  # checks the CSRF token of a state change
+    try:
+        return await services.auth.authenticate(header)
+    except ClusterError as error:
+        if error.code == "invalid_session":
+            raise SignInRequired from None
+        raise
+
+
+async def admin(caller: Annotated[Principal, Depends(member)]) -> Principal:
+    if not caller.is_admin:
+        raise PermissionDenied("this page is for administrators", code="insufficient_role")
+    return caller
+
+
+VisitorDep = Annotated[Visitor, Depends(visitor)]
+MemberDep = Annotated[Principal, Depends(member)]
+AdminDep = Annotated[Principal, Depends(admin)]
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def page(request: Request, template: str, who: Visitor, status: int = 200, /, **context: Any) -> Response:
+    csrf = who.session.csrf if who.session else ""
+    return templates.TemplateResponse(
+        request, template, {"who": who, "csrf": csrf, "csrf_header": CSRF_HEADER, **context}, status_code=status
+    )
+
+
+class HubRoute(APIRoute):
+    """Hub routes turn the error tree into what the asker can show: a page, an HTMX alert, or JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                target = "/login?next=" + quote(request.url.path)
+                if request.headers.get("hx-request"):
+                    return Response(status_code=204, headers={"HX-Redirect": target})
+                return RedirectResponse(target, status_code=303)
+            except ClusterError as error:
+                if "application/json" in request.headers.get("accept", "") or request.method != "GET":
+                    if request.headers.get("hx-request"):
+                        return Response(error.message, status_code=error.status, media_type="text/plain")
+                    return error_response(error)
+                return page(request, "error.html", await visitor(request), error.status, error=error)
+
+        return handle

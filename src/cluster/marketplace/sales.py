@@ -1,0 +1,44 @@
+"""A creator's view of the marketplace: their datasets (listed or not) and the sales of them, from the index."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cluster.chain.models import ChainPurchase
+from cluster.marketplace.models import DatasetRow
+from cluster.marketplace.protocol import SaleList, SaleObject
+
+
+async def created_by(engine: AsyncEngine, user_id: str) -> list[DatasetRow]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(DatasetRow).where(DatasetRow.creator_id == user_id).order_by(DatasetRow.created_at.desc())
+        )
+        return list(rows.all())  # type: ignore[arg-type]
+
+
+async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit: int = 200) -> SaleList:
+    """Purchases whose 85% went to one of ``wallets`` (the holder when sold), newest first."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(ChainPurchase, DatasetRow.slug)
+            .join(DatasetRow, DatasetRow.token_id == ChainPurchase.dataset_id, isouter=True)
+            .where(ChainPurchase.chain_id == chain_id, func.lower(ChainPurchase.beneficiary).in_(wallets))
+            .order_by(ChainPurchase.block_number.desc(), ChainPurchase.log_index.desc())
+            .limit(limit)
+        )
+        data = [
+            SaleObject(
+                slug=slug,
+                token_id=sale.dataset_id,
+                buyer=sale.buyer.lower(),
+                price=sale.price,
+                received=sale.creator_amount,
+                referrer_amount=sale.referrer_amount,
+                block_number=sale.block_number,
+                tx_hash=sale.tx_hash,
+            )
+            for sale, slug in rows.all()
+        ]
+    return SaleList(data=data)
