@@ -73,16 +73,16 @@ class WebSessions:
             return None
         digest = self._digest(token)
         async with self._engine.connect() as connection:
-            found = (
+            row = (
                 await connection.execute(
-                    select(WebSession, User.role)
+                    select(WebSession.__table__, User.role.label("role"))
                     .join(User, User.id == WebSession.user_id)
                     .where(WebSession.token_hash == digest)
                 )
             ).first()
-        if found is None:
+        if row is None:
             return None
-        row, role = found[0], Role(found[1])
+        role = Role(row.role)
         expires = aware(row.expires_at)
         if row.revoked_at is not None or expires <= now or not hmac.compare_digest(row.token_hash, digest):
             return None

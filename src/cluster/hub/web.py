@@ -32,12 +32,13 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
 
-def usdc(micro: int | None) -> str:
-    """Micro-USDC as USDC, every digit kept (money is exact here)."""
+def usdc(micro: int | str | None) -> str:
+    """Micro-USDC (or USDC base units as a decimal string) as USDC, every digit kept (money is exact here)."""
     if micro is None:
         return "—"
-    sign = "-" if micro < 0 else ""
-    whole, frac = divmod(abs(int(micro)), 1_000_000)
+    amount = int(micro)
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 1_000_000)
     return f"{sign}{whole:,}.{frac:06d}".rstrip("0").rstrip(".") + " USDC"
 
 

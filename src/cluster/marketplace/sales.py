@@ -22,7 +22,7 @@ async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit
     """Purchases whose 85% went to one of ``wallets`` (the holder when sold), newest first."""
     async with engine.connect() as connection:
         rows = await connection.execute(
-            select(ChainPurchase, DatasetRow.slug)
+            select(ChainPurchase.__table__, DatasetRow.slug.label("slug"))
             .join(DatasetRow, DatasetRow.token_id == ChainPurchase.dataset_id, isouter=True)
             .where(ChainPurchase.chain_id == chain_id, func.lower(ChainPurchase.beneficiary).in_(wallets))
             .order_by(ChainPurchase.block_number.desc(), ChainPurchase.log_index.desc())
@@ -30,7 +30,7 @@ async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit
         )
         data = [
             SaleObject(
-                slug=slug,
+                slug=sale.slug,
                 token_id=sale.dataset_id,
                 buyer=sale.buyer.lower(),
                 price=sale.price,
@@ -39,6 +39,6 @@ async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit
                 block_number=sale.block_number,
                 tx_hash=sale.tx_hash,
             )
-            for sale, slug in rows.all()
+            for sale in rows.all()
         ]
     return SaleList(data=data)
