@@ -60,9 +60,10 @@ WALLET_JS = """
     removeListener: () => {},
   };
   window.ethereum = provider;
-  const info = { uuid: "0b6a3c1e-2f4d-4d3a-9a57-6e1f0f6c2a11", name: "Cluster test wallet", rdns: "dev.cluster.testwallet",
-    icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E" };
-  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+  const info = { uuid: "0b6a3c1e-2f4d-4d3a-9a57-6e1f0f6c2a11", name: "Cluster test wallet",
+    rdns: "dev.cluster.testwallet", icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E" };
+  const detail = Object.freeze({ info, provider });
+  const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail }));
   window.addEventListener("eip6963:requestProvider", announce);
   announce();
 })();
@@ -168,6 +169,14 @@ class Hub:
             context.add_init_script(WALLET_JS)
         context.set_default_timeout(30_000)
         return context
+
+    def credit(self, page: Page, amount: int) -> str:
+        """Credit the account signed in on ``page`` (as the admin, through the API); returns its user id."""
+        user_id = str(page.request.get("/v1/users/me").json()["id"])  # the session is accepted by the API too
+        body = {"user_id": user_id, "amount": amount, "idempotency_key": f"hub-{user_id}-{amount}"}
+        credited = self.api("POST", "/v1/admin/credit", json=body)
+        assert credited.status_code == 200, credited.text
+        return user_id
 
     def mail(self) -> list[Any]:
         return list(self.services.signin.mailer.sent)

@@ -21,9 +21,7 @@ def test_wallet_sign_in_key_usage_and_revoke(hub: Hub) -> None:
     page = context.new_page()
     hub.wallet_sign_in(page)
     expect(page.locator("#account")).to_have_text(f"{wallet.address.lower()[:6]}…{wallet.address.lower()[-4:]}")
-    me = page.request.get("/v1/users/me").json()  # the session is accepted by the API too
-    credited = hub.api("POST", "/v1/admin/credit", json={"user_id": me["id"], "amount": 2_000_000, "idempotency_key": "hub-dev"})
-    assert credited.status_code == 200, credited.text
+    hub.credit(page, 2_000_000)
     page.reload()
     expect(page.locator("#balance")).to_have_text("2 USDC")
     shot(page, "dashboard")

@@ -68,9 +68,7 @@ def test_upload_buy_download_sale_and_fine_tune(hub: Hub, tmp_path) -> None:  # 
     expect(creator.locator("#total-received")).to_have_text("1.275 USDC")  # 85%
     shot(creator, "creator")
 
-    me = buyer.request.get("/v1/users/me").json()
-    credited = hub.api("POST", "/v1/admin/credit", json={"user_id": me["id"], "amount": 5_000_000, "idempotency_key": "ft"})
-    assert credited.status_code == 200
+    hub.credit(buyer, 5_000_000)
     buyer.goto("/fine-tuning?dataset=parrot-chats")
     buyer.get_by_label("Name suffix").fill("parrot")
     buyer.get_by_role("button", name="Start training").click()
