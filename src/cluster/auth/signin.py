@@ -116,12 +116,18 @@ class SignIn:
             raise InvalidRequest("that is not an email address", param="email")
         nonce = await self._issue("email", address, utcnow(), self._settings.link_ttl)
         token = self._links.dumps({"email": address, "nonce": nonce})
-        minutes = round(self._settings.link_ttl / 60)
         body = (
-            f"Open this link to sign in to Cluster (valid for {minutes} minutes, once):\n\n"
+            f"Open this link to sign in to Cluster (valid for {self.link_lifetime}, once):\n\n"
             f"{link_base}?token={token}\n\nIf you did not ask for it, ignore this mail."
         )
         await self.mailer.send(Mail(address, "Your Cluster sign-in link", body))
+
+    @property
+    def link_lifetime(self) -> str:
+        """How long a link lasts, in words ("15 minutes")."""
+        seconds = round(self._settings.link_ttl)
+        count, unit = (seconds // 60, "minute") if seconds >= 120 else (seconds, "second")
+        return f"{count} {unit}{'' if count == 1 else 's'}"
 
     async def redeem_link(self, token: str) -> Identity:
         try:

@@ -92,7 +92,7 @@ async def email_link(
     callback = str(request.url_for("email_callback"))
     await services.signin.send_link(email, callback)
     hub = services.settings.hub
-    context = {"email": email, "minutes": round(hub.link_ttl / 60), "outbox": hub.mailer == "outbox"}
+    context = {"email": email, "lifetime": services.signin.link_lifetime, "outbox": hub.mailer == "outbox"}
     return page(request, "email_sent.html", who, **context)
 
 
