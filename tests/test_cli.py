@@ -1,8 +1,11 @@
 """The operator commands, against a real SQLite data dir."""
 
+import html
 import json
+import re
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -61,8 +64,8 @@ def test_the_readme_first_call_works_after_admin_init(run, tmp_path: Path) -> No
     from cluster.settings import Settings
     from tests.support import ROOT, ServerThread
 
-    out = run("admin", "init")
-    assert "development balance: 10.00 USDC" in out
+    out = run("admin", "init", "--email", "You@Example.org")  # as the README shows
+    assert "development balance: 10.00 USDC" in out and "Hub sign-in: you@example.org" in out
     key = out.split("\n")[2].strip()
     readme = (ROOT / "README.md").read_text()
     block = readme.split("```python\n", 1)[1].split("```", 1)[0]
@@ -72,6 +75,14 @@ def test_the_readme_first_call_works_after_admin_init(run, tmp_path: Path) -> No
         code = block.replace("sk-cluster-…", key).replace("http://127.0.0.1:8000", server.url)
         scope: dict[str, object] = {}
         exec(compile(code, "README.md", "exec"), scope)
+        # the Hub on the same server: the admin asks for a link, which waits in the development outbox
+        with httpx.Client(base_url=server.url, follow_redirects=True) as browser:
+            assert browser.post("/auth/email", data={"email": "you@example.org"}).status_code == 200
+            outbox = browser.get("/dev/outbox").text
+            link = re.search(r'href="(http[^"]+/auth/email/callback\?token=[^"]+)"', outbox)
+            assert link, outbox
+            assert browser.get(html.unescape(link.group(1))).status_code == 200  # redirected to the dashboard
+            assert browser.get("/admin").status_code == 200
     from cluster.media.audio import decode
 
     assert decode(scope["speech"].content, max_seconds=60).seconds > 0.5  # type: ignore[attr-defined]  # mp3

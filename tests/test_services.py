@@ -42,6 +42,7 @@ DOMAINS: list[tuple[Any, str]] = [
     (auth, "limits"),
     (billing, "running"),
     (chain, "running"),
+    (auth, "signin"),
     (payments, "running"),
     (storage, "running"),
     (marketplace, "running"),
@@ -50,6 +51,7 @@ DOMAINS: list[tuple[Any, str]] = [
     (finetune, "deployed"),
     (marketplace, "royalties"),
     (gateway, "inference"),
+    (gateway, "media"),
     (finetune, "running"),
 ]
 

@@ -59,7 +59,7 @@ async def test_the_smtp_mailer_delivers_the_link_intact() -> None:
     received: list[Any] = []
 
     class Sink:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd calls it by this name
             received.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
             return "250 OK"
 

@@ -87,7 +87,7 @@ async def test_a_job_trains_deploys_and_serves_its_owner(tmp_path: Path) -> None
         assert await _balance(app, key) == before - job.model_extra["charged"]
         done = await wait_for(app.http, job.id, key, lambda j: j["status"] == "succeeded" and j["cost"] is not None)
         assert done["cost"] == -(-done["trained_tokens"] * price // 1_000_000) < done["charged"]
-        assert await _balance_becomes(app, key, before - done["cost"])  # the unused part came back
+        assert await _balance_becomes(app, key, before - done["cost"]), await _why(app, key, job.id)  # refunded
         name = f"ft:smollm2-135m-instruct:parrot:{job.id}"
         assert done["fine_tuned_model"] == name and done["trained_tokens"] > 0
         assert done["lineage"] == {
@@ -292,12 +292,20 @@ async def _balance(app: Secured, key: str) -> int:
 
 
 async def _balance_becomes(app: Secured, key: str, expected: int) -> bool:
-    """The refund is posted just after the job's status changes (retried if the ledger is busy: allow 30 s)."""
-    for _ in range(300):
+    """The refund is posted just after the job's status changes (retried if the ledger is busy: allow 60 s)."""
+    for _ in range(600):
         if await _balance(app, key) == expected:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+async def _why(app: Secured, key: str, job_id: str) -> str:
+    """What to look at when a refund did not arrive (seen once in CI, not reproduced): the ledger and the job."""
+    history = (await app.http.get("/v1/balance/history", headers=_auth(key))).json()
+    job = (await app.http.get(f"/v1/fine_tuning/jobs/{job_id}", headers=_auth(key))).json()
+    events = (await app.http.get(f"/v1/fine_tuning/jobs/{job_id}/events?limit=100", headers=_auth(key))).json()
+    return json.dumps({"ledger": history, "job": job, "events": [e["message"] for e in events["data"]]})[:6000]
 
 
 def _auth(key: str) -> dict[str, str]:

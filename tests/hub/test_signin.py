@@ -95,6 +95,9 @@ def test_siwe_refuses_other_domains_chains_replays_and_sites(hub: Hub) -> None:
     assert cross_site.status_code == 403 and cross_site.json()["error"]["code"] == "csrf_failed"
     accepted = post_siwe(hub, message, signature)
     assert accepted.status_code == 200 and accepted.cookies.get(COOKIE)
+    token = accepted.cookies[COOKIE]  # an agent uses the session as a bearer token, without any API key
+    me = httpx.get(f"{hub.url}/v1/users/me", headers={"authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["id"] == accepted.json()["user_id"]
     replayed = post_siwe(hub, message, signature)
     assert replayed.status_code == 401 and replayed.json()["error"]["code"] == "siwe_nonce"
 

@@ -13,7 +13,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from cluster.auth import Principal, Role, Scope
+from cluster.auth.identities import Identity
 from cluster.auth.protocol import KeyCreateRequest
+from cluster.auth.signin import EMAIL
 from cluster.billing.protocol import AdjustRequest
 from cluster.cli.money import micro, usdc
 from cluster.db import assembly as db
@@ -63,12 +65,21 @@ def reported(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 @admin_app.command("init")
-def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
+def admin_init(
+    name: str = "admin",
+    email: Annotated[str | None, typer.Option(help="the admin signs in to the Hub with this address")] = None,
+    config: ConfigOption = None,
+) -> None:
     """Create the first admin and print its API key (shown once). On the embedded default (SQLite in the data dir)
     the admin also gets ``auth.dev_credit`` (10 USDC) to try the API with; a configured database gets nothing."""
+    if email is not None and not EMAIL.match(email.strip().lower()):
+        typer.echo(f"error: {email!r} is not an email address", err=True)
+        raise typer.Exit(2)
 
     async def job(services: Services) -> tuple[str, str, int]:
         user, key = await services.auth.init_admin(name)
+        if email is not None:
+            await services.signin.identities.link(user.id, Identity("email", email.strip().lower()))
         settings = services.settings
         credit = settings.auth.dev_credit if settings.database_url is None else 0
         if credit:
@@ -80,6 +91,8 @@ def admin_init(name: str = "admin", config: ConfigOption = None) -> None:
 
     user_id, key, credit = _run(config, job)
     typer.echo(f"admin user: {user_id}\nAPI key (store it now, it is not shown again):\n{key}")
+    if email is not None:
+        typer.echo(f"Hub sign-in: {email.strip().lower()} (an email link; without SMTP, see /dev/outbox)")
     if credit:
         typer.echo(f"development balance: {usdc(credit)} USDC (auth.dev_credit; embedded default only)")
 
