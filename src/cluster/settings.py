@@ -375,9 +375,16 @@ class HubSettings(BaseModel):
     """The Hub: the web app served at ``/`` (cluster.hub), and the sign-in it shares with the API."""
 
     enabled: bool = True
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+$",
+        description="the Hub's address as users reach it (https://hub.example.org): sign-in links, SIWE messages and "
+        "the same-origin check use it, never the request's Host header; set it whenever the server is reachable "
+        "by others (default: the request's own host, for development)",
+    )
     session_ttl: float = Field(7 * 86_400, gt=0, description="seconds a sign-in lasts")
     secure_cookies: bool | None = Field(
-        None, description="mark the session cookie Secure (HTTPS only); default: on unless the server is on loopback"
+        None, description="mark the session cookie Secure (HTTPS only); default: on when public_url is https://"
     )
     mailer: Literal["outbox", "smtp", "memory"] = Field(
         "outbox",

@@ -29,7 +29,7 @@ async def test_links_and_siwe_messages_expire(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, hub={"mailer": "memory", "link_ttl": 1, "siwe_ttl": 1}))
     async with app.router.lifespan_context(app):
         signin = app.state.services.signin
-        await signin.send_link("Ada@Example.org", "http://cluster.test/auth/email/callback")
+        await signin.send_link("Ada@Example.org", "http://cluster.test/auth/email/callback", "browser-1")
         mail = signin.mailer.sent[-1]
         assert mail.recipient == "ada@example.org" and "valid for 1 second, once" in mail.body
         token = re.search(r"token=(\S+)", mail.body).group(1)  # type: ignore[union-attr]
@@ -37,7 +37,7 @@ async def test_links_and_siwe_messages_expire(tmp_path: Path) -> None:
         signature = "0x" + bytes(Account.sign_message(encode_defunct(text=message), dev_key(1)).signature).hex()
         await asyncio.sleep(2.1)
         with pytest.raises(Unauthorized) as expired:
-            await signin.redeem_link(token)
+            await signin.redeem_link(token, None, "browser-1")
         assert expired.value.code == "link_expired"
         with pytest.raises(Unauthorized) as late:
             await signin.siwe_verify(message, signature, "cluster.test")

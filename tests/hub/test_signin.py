@@ -69,12 +69,27 @@ def test_a_link_is_used_once_and_a_signature_must_be_the_wallets(hub: Hub) -> No
     expect(page.locator("#wallet-status")).to_contain_text("Sign-in failed: the signature is not from that wallet")
     shot(page, "sign-in-refused")
 
-    hub.email_sign_in(page, "grace@example.org")
-    link = next(line for line in hub.mail()[-1].body.splitlines() if line.startswith("http"))
-    page.goto(link)  # a page, so the refusal is a page
-    expect(page.get_by_role("heading", level=1)).to_have_text("401: link_used")
-    forged = httpx.get(link[:-3] + "abc", headers={"accept": "application/json"})
-    assert forged.status_code == 401 and forged.json()["error"]["code"] == "link_invalid"
+    link = hub.email_sign_in(page, "grace@example.org")
+    token = link.split("token=", 1)[1]
+    again = page.request.post("/auth/email/callback", form={"token": token}, headers={"origin": hub.url})
+    assert again.status == 401 and again.json()["error"]["code"] == "link_used"
+    forged = page.request.post("/auth/email/callback", form={"token": token[:-3] + "abc"}, headers={"origin": hub.url})
+    assert forged.status == 401 and forged.json()["error"]["code"] == "link_invalid"
+
+    # a link works only in the browser that asked for it: one asked for elsewhere (an attacker's, sent to you;
+    # or one for your own account opened on another machine) signs nobody in and links nothing
+    elsewhere = hub.context().new_page()
+    hub.email_sign_in(elsewhere, "mallory@example.org")  # signs mallory in there
+    elsewhere.goto("/login")
+    elsewhere.get_by_label("Email address").fill("mallory2@example.org")
+    elsewhere.get_by_role("button", name="Email me a sign-in link").click()
+    elsewhere.get_by_text("A sign-in link is on its way").wait_for()
+    sent = next(line for line in hub.mail()[-1].body.splitlines() if line.startswith("http"))
+    page.goto(sent)  # grace, signed in, opens mallory's link
+    page.get_by_role("button", name=re.compile("^Continue")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("401: link_browser")
+    page.goto("/account")
+    expect(page.locator("#identities")).not_to_contain_text("mallory")
     context.close()
 
 
@@ -118,11 +133,16 @@ def test_a_cookie_changes_nothing_without_its_csrf_token(hub: Hub) -> None:
         for path, body in (("/keys", {"data": {"name": "x"}}), ("/v1/keys", {"json": {"name": "x"}})):
             refused = browser.post(path, **body)  # type: ignore[arg-type]
             assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf_failed", refused.text
-        created = browser.post("/v1/keys", json={"name": "x"}, headers={"x-csrf-token": csrf.group(1)})
+        token = {"x-csrf-token": csrf.group(1)}
+        created = browser.post("/v1/keys", json={"name": "x"}, headers=token)
         assert created.status_code == 201, created.text
+        bad = browser.post("/keys", data={"name": "x", "rpm": "0"}, headers=token)  # a form, refused as such
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "rpm", bad.text
         chat = {"model": "smollm2-135m-instruct", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2}
         assert browser.post("/v1/chat/completions", json=chat).status_code == 403
         out = browser.post("/logout", data={"csrf": "wrong"}, follow_redirects=False)
         assert out.status_code == 403
-    with httpx.Client(base_url=hub.url) as stranger:  # the page after /login?next=//elsewhere stays here
-        assert 'data-next="/dashboard"' in stranger.get("/login", params={"next": "//evil.example/x"}).text
+    with httpx.Client(base_url=hub.url) as stranger:  # after sign-in, ?next= never leaves this site
+        for elsewhere in ("//evil.example/x", "/\\evil.example", "/\t/evil.example", "https://evil.example"):
+            assert 'data-next="/dashboard"' in stranger.get("/login", params={"next": elsewhere}).text, elsewhere
+        assert 'data-next="/usage?by=key"' in stranger.get("/login", params={"next": "/usage?by=key"}).text

@@ -52,7 +52,7 @@ class Identities:
             return owner
         async with self._engine.begin() as connection:
             user_id = f"user_{uuid.uuid4().hex[:16]}"
-            user = {"id": user_id, "name": identity.short, "role": Role.USER.value, "created_at": utcnow()}
+            user = {"id": user_id, "name": identity.short[:200], "role": Role.USER.value, "created_at": utcnow()}
             await connection.execute(insert(User).values(**user))
             owner = await self._claim(connection, user_id, identity)
             if owner != user_id:  # a racing first sign-in of the same identity won: no empty account is left

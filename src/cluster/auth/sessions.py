@@ -106,7 +106,7 @@ class WebSessions:
         """A state change from a signed-in browser carries its session's CSRF token (SameSite=Lax alone leaves
         top-level cross-site POSTs of old browsers and same-site subdomains)."""
         found = await self.find(token, now)
-        return found is not None and sent is not None and hmac.compare_digest(found[0].csrf, sent)
+        return found is not None and sent is not None and hmac.compare_digest(found[0].csrf.encode(), sent.encode())
 
     async def close(self, token: str, now: datetime) -> None:
         async with self._engine.begin() as connection:

@@ -12,6 +12,8 @@ address. Both flows are rate-limited by the caller (the Hub's routes, through th
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -25,10 +27,10 @@ from web3 import HTTPProvider
 
 from cluster.auth.identities import Identities, Identity
 from cluster.auth.mail import Mail, Mailer
-from cluster.auth.models import LoginNonce
+from cluster.auth.models import LoginNonce, OutboxMail, WebSession
 from cluster.auth.sessions import Session, WebSessions
 from cluster.auth.times import utcnow
-from cluster.errors import InvalidRequest, Unauthorized
+from cluster.errors import InvalidRequest, ServiceUnavailable, Unauthorized
 from cluster.settings import HubSettings
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -104,18 +106,26 @@ class SignIn:
             raise Unauthorized("this sign-in message has expired: sign a new one", code="siwe_expired") from None
         except siwe.VerificationError:
             raise Unauthorized("the signature is not from that wallet", code="invalid_signature") from None
+        except Exception as failure:  # the chain, asked about a smart wallet, did not answer
+            raise ServiceUnavailable(f"the wallet's signature could not be checked: {failure}") from None
         address = message.address.lower()
         if not await self._consume("siwe", message.nonce, address):
             raise Unauthorized("this sign-in message was already used or is not ours", code="siwe_nonce")
         return Identity("wallet", address)
 
     # -- email links ----------------------------------------------------------------------------------
-    async def send_link(self, email: str, link_base: str) -> None:
+    async def send_link(self, email: str, link_base: str, browser: str, link_to: str | None = None) -> None:
+        """Mail a sign-in link. ``link_to``: asked for while signed in, so opening it adds the address to that
+        account, and only in a session of that account (a link someone else asked for, opened in your signed-in
+        browser, must never join their address to your account). ``browser``: the value of a cookie set in the
+        browser that asked (see ``browser_binding``): the link works only there, so a link that reached someone
+        else (a forwarded mail, a link an attacker asked for and sent you) signs nobody in."""
         address = email.strip().lower()
         if not EMAIL.match(address) or len(address) > 320:
             raise InvalidRequest("that is not an email address", param="email")
         nonce = await self._issue("email", address, utcnow(), self._settings.link_ttl)
-        token = self._links.dumps({"email": address, "nonce": nonce})
+        claims = {"email": address, "nonce": nonce, "link_to": link_to, "browser": _digest(browser)}
+        token = self._links.dumps(claims)
         body = (
             f"Open this link to sign in to Cluster (valid for {self.link_lifetime}, once):\n\n"
             f"{link_base}?token={token}\n\nIf you did not ask for it, ignore this mail."
@@ -129,7 +139,18 @@ class SignIn:
         count, unit = (seconds // 60, "minute") if seconds >= 120 else (seconds, "second")
         return f"{count} {unit}{'' if count == 1 else 's'}"
 
-    async def redeem_link(self, token: str) -> Identity:
+    async def redeem_link(self, token: str, signed_in_as: str | None, browser: str | None) -> Session:
+        """Spend a link, in the browser that asked for it: a session of the address's account, or (a link asked
+        for to add the address) of the account it was asked for, which must be the one signed in now."""
+        identity, link_to = await self._spend_link(token, browser)
+        if link_to is not None and link_to != signed_in_as:
+            raise Unauthorized(
+                "this link adds an address to the account that asked for it: open it where you are signed in to it",
+                code="link_other_account",
+            )
+        return await self.open_session(identity, link_to)
+
+    async def _spend_link(self, token: str, browser: str | None) -> tuple[Identity, str | None]:
         try:
             claims = self._links.loads(token, max_age=int(self._settings.link_ttl))
         except SignatureExpired:
@@ -137,9 +158,14 @@ class SignIn:
         except BadSignature:
             raise Unauthorized("this sign-in link is not valid", code="link_invalid") from None
         address, nonce = str(claims["email"]), str(claims["nonce"])
+        if browser is None or not hmac.compare_digest(_digest(browser), str(claims.get("browser", ""))):
+            raise Unauthorized(
+                "open this link in the browser where you asked for it (links work only there)", code="link_browser"
+            )
         if not await self._consume("email", nonce, address):
             raise Unauthorized("this sign-in link was already used", code="link_used")
-        return Identity("email", address)
+        link_to = claims.get("link_to")
+        return Identity("email", address), str(link_to) if link_to else None
 
     # -- single-use nonces ----------------------------------------------------------------------------
     async def _issue(self, purpose: str, subject: str, now: datetime, ttl: float) -> str:
@@ -169,9 +195,22 @@ class SignIn:
         return used.rowcount == 1
 
     async def sweep(self) -> None:
-        """Forget nonces a day past their expiry (used or not: neither can sign anyone in any more)."""
+        """Forget what can sign nobody in any more: nonces and sessions a day past their expiry (used, signed
+        out or not), and outbox mail older than a week."""
+        day_ago = utcnow() - timedelta(days=1)
         async with self._engine.begin() as connection:
-            await connection.execute(delete(LoginNonce).where(LoginNonce.expires_at < utcnow() - timedelta(days=1)))
+            await connection.execute(delete(LoginNonce).where(LoginNonce.expires_at < day_ago))
+            await connection.execute(delete(WebSession).where(WebSession.expires_at < day_ago))
+            await connection.execute(delete(OutboxMail).where(OutboxMail.created_at < utcnow() - timedelta(days=7)))
+
+
+def browser_binding() -> str:
+    """A fresh value for the cookie that ties a sign-in link to the browser that asked for it."""
+    return secrets.token_urlsafe(24)
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
 def _checksum(address: str) -> str:

@@ -14,6 +14,8 @@ import typer
 
 from cluster.auth import Principal, Role, Scope
 from cluster.auth.identities import Identity
+from cluster.auth.mail import OutboxMailer
+from cluster.auth.models import OutboxMail
 from cluster.auth.protocol import KeyCreateRequest
 from cluster.auth.signin import EMAIL
 from cluster.billing.protocol import AdjustRequest
@@ -42,6 +44,7 @@ def register(app: typer.Typer) -> None:
     app.command()(debit)
     app.command()(balance)
     app.command()(usage)
+    app.command()(outbox)
 
 
 def _run(config: Path | None, job: Callable[[Services], Awaitable[T]]) -> T:
@@ -178,3 +181,15 @@ def rotate_keys(config: ConfigOption = None) -> None:
             return await rewrap_keys(engine, stored.keys)
 
     typer.echo(f"re-wrapped {reported(main)} dataset keys")
+
+
+def outbox(limit: Annotated[int, typer.Option(help="how many, newest first")] = 5, config: ConfigOption = None) -> None:
+    """The sign-in mail the `outbox` mailer kept (hub.mailer = "outbox", the default without SMTP): how the
+    machine's operator opens their first sign-in link."""
+
+    async def main() -> list[OutboxMail]:
+        async with db.running(Settings.load(config)) as engine:
+            return await OutboxMailer(engine).recent(limit)
+
+    for mail in reported(main):
+        typer.echo(f"--- {mail.created_at:%Y-%m-%d %H:%M:%S} UTC to {mail.recipient}: {mail.subject}\n{mail.body}")

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from cluster.api.access import credentials
@@ -24,8 +25,8 @@ from cluster.api.errors import error_response
 from cluster.auth import Principal, Role
 from cluster.auth.identities import Identity
 from cluster.auth.sessions import COOKIE, CSRF_HEADER, Session
-from cluster.auth.times import utcnow
-from cluster.errors import ClusterError, PermissionDenied
+from cluster.auth.times import aware, utcnow
+from cluster.errors import ClusterError, InvalidRequest, PermissionDenied
 from cluster.services import Services
 
 HERE = Path(__file__).parent
@@ -45,7 +46,7 @@ def usdc(micro: int | str | None) -> str:
 def when(value: int | datetime | None) -> str:
     if value is None:
         return "—"
-    moment = datetime.fromtimestamp(value, UTC) if isinstance(value, int) else value
+    moment = datetime.fromtimestamp(value, UTC) if isinstance(value, int) else aware(value)
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -88,15 +89,17 @@ async def visitor(request: Request) -> Visitor:
 async def member(request: Request) -> Principal:
     """The signed-in account as a principal (what the domain services take); pages redirect to sign-in."""
     services = get_services(request)
-    if request.cookies.get(COOKIE) is None:
+    token = request.cookies.get(COOKIE)
+    if token is None:
         raise SignInRequired
-    header = await credentials(services, request)  # checks the CSRF token of a state change
     try:
-        return await services.auth.authenticate(header)
+        caller = await services.auth.authenticate(f"Bearer {token}")
     except ClusterError as error:
-        if error.code == "invalid_session":
+        if error.code in ("invalid_session", "invalid_api_key"):  # expired, signed out, or not a session at all
             raise SignInRequired from None
         raise
+    await credentials(services, request)  # a state change must carry the session's CSRF token
+    return caller
 
 
 async def admin(caller: Annotated[Principal, Depends(member)]) -> Principal:
@@ -132,11 +135,19 @@ class HubRoute(APIRoute):
                 if request.headers.get("hx-request"):
                     return Response(status_code=204, headers={"HX-Redirect": target})
                 return RedirectResponse(target, status_code=303)
+            except ValidationError as invalid:  # a form's values built into a domain model in the handler
+                first = invalid.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or None
+                return await self._show(request, InvalidRequest(f"{first['msg']} (at '{where}')", param=where))
             except ClusterError as error:
-                if "application/json" in request.headers.get("accept", "") or request.method != "GET":
-                    if request.headers.get("hx-request"):
-                        return Response(error.message, status_code=error.status, media_type="text/plain")
-                    return error_response(error)
-                return page(request, "error.html", await visitor(request), error.status, error=error)
+                return await self._show(request, error)
 
         return handle
+
+    @staticmethod
+    async def _show(request: Request, error: ClusterError) -> Response:
+        if request.headers.get("hx-request"):  # the page shows it in its alert region
+            return Response(error.message, status_code=error.status, media_type="text/plain")
+        if "text/html" in request.headers.get("accept", ""):  # a browser navigating (a link, a plain form)
+            return page(request, "error.html", await visitor(request), error.status, error=error)
+        return error_response(error)  # a script or another client

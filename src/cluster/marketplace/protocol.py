@@ -23,11 +23,15 @@ class Access(IntEnum):
     FULL = 3  # the creator and the NFT's current holder: everything, edits, earnings
 
 
+Category = Literal["nlp", "vision", "audio", "medical", "financial", "social", "code", "other"]
+CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
+
+
 class DatasetCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str
     price: int = Field(ge=0, le=MAX_MICRO_USDC, description="USDC base units (micro-USDC)")
-    category: Literal["nlp", "vision", "audio", "medical", "financial", "social", "code", "other"]
+    category: Category
     license: str = Field("proprietary", max_length=64)
     description: str = Field("", max_length=10_000)
     wallet: str = Field(description="the creator's wallet: it receives the NFT, and with it the 85% share")

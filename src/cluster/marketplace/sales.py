@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import Row, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster.chain.models import ChainPurchase
@@ -10,12 +12,13 @@ from cluster.marketplace.models import DatasetRow
 from cluster.marketplace.protocol import SaleList, SaleObject
 
 
-async def created_by(engine: AsyncEngine, user_id: str) -> list[DatasetRow]:
+async def created_by(engine: AsyncEngine, user_id: str) -> list[Row[Any]]:
+    """``datasets`` rows (through Core: Rows with the model's column names), newest first."""
     async with engine.connect() as connection:
         rows = await connection.execute(
             select(DatasetRow).where(DatasetRow.creator_id == user_id).order_by(DatasetRow.created_at.desc())
         )
-        return list(rows.all())  # type: ignore[arg-type]
+        return list(rows.all())
 
 
 async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit: int = 200) -> SaleList:
@@ -23,7 +26,11 @@ async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit
     async with engine.connect() as connection:
         rows = await connection.execute(
             select(ChainPurchase.__table__, DatasetRow.slug.label("slug"))
-            .join(DatasetRow, DatasetRow.token_id == ChainPurchase.dataset_id, isouter=True)
+            .join(
+                DatasetRow,
+                (DatasetRow.token_id == ChainPurchase.dataset_id) & (DatasetRow.chain_id == ChainPurchase.chain_id),
+                isouter=True,
+            )
             .where(ChainPurchase.chain_id == chain_id, func.lower(ChainPurchase.beneficiary).in_(wallets))
             .order_by(ChainPurchase.block_number.desc(), ChainPurchase.log_index.desc())
             .limit(limit)

@@ -229,7 +229,7 @@ class Marketplace:
                 )
             ).all()
             tokens = [row.token_id for row in rows if row.token_id is not None]
-            sales = dict(
+            sold = dict(
                 (
                     await connection.execute(
                         select(ChainPurchase.dataset_id, func.count())
@@ -242,7 +242,7 @@ class Marketplace:
                 .all()
             )
         data = [  # per-caller levels: GET one dataset
-            _object(row, Access.PUBLIC).model_copy(update={"sales": sales.get(row.token_id, 0)}) for row in rows
+            _object(row, Access.PUBLIC).model_copy(update={"sales": sold.get(row.token_id, 0)}) for row in rows
         ]
         return DatasetList(data=data, total=total, has_more=offset + len(data) < total)
 
@@ -294,6 +294,7 @@ class Marketplace:
             rows = await connection.execute(
                 select(DatasetRow)
                 .join(bought, bought.c.dataset_id == DatasetRow.token_id)
+                .where(DatasetRow.chain_id == self._chain.client.chain_id)
                 .order_by(bought.c.block.desc())
             )
             data = [_object(row, Access.DOWNLOAD) for row in rows]

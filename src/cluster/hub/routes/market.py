@@ -11,13 +11,13 @@ from starlette.responses import Response
 
 from cluster.api.deps import marketplace_enabled
 from cluster.hub.web import HubRoute, MemberDep, ServicesDep, VisitorDep, page
-from cluster.marketplace.protocol import DatasetCreate, DatasetUpdate, Earnings, SaleList
+from cluster.marketplace.protocol import CATEGORIES, DatasetUpdate, SaleList
 
 router = APIRouter(route_class=HubRoute, include_in_schema=False)
 
 
-def _earnings_chart(earnings: Earnings, sales: SaleList) -> dict[str, object]:
-    """Received per block (the index orders sales by block), oldest first: sales and referrals as two series."""
+def _earnings_chart(sales: SaleList) -> dict[str, object]:
+    """The 85% received per block (the index knows blocks, not times), oldest first."""
     blocks = sorted({s.block_number for s in sales.data})
     per = {b: 0 for b in blocks}
     for sale in sales.data:
@@ -36,9 +36,9 @@ async def creator(request: Request, services: ServicesDep, who: VisitorDep, call
         "datasets": await market.created(caller),
         "earnings": earnings,
         "sales": sales,
-        "chart": _earnings_chart(earnings, sales),
+        "chart": _earnings_chart(sales),
         "wallets": await market.wallets.of(caller.user_id),
-        "categories": DatasetCreate.model_fields["category"].annotation.__args__,  # type: ignore[union-attr]
+        "categories": CATEGORIES,
         "signer": services.chain.client.signer.address if services.chain and services.chain.client.signer else None,
     }
     return page(request, "creator.html", who, **context)
@@ -51,8 +51,8 @@ async def edit(
     who: VisitorDep,
     caller: MemberDep,
     name: Annotated[str, Form(min_length=1, max_length=200)],
+    price: Annotated[int, Form(ge=0, le=10**15)],
     description: Annotated[str, Form(max_length=10_000)] = "",
-    price: Annotated[int, Form(ge=0, le=10**15)] = 0,
     listed: Annotated[bool, Form()] = False,
 ) -> Response:
     market = marketplace_enabled(request)

@@ -8,10 +8,10 @@ from starlette.responses import Response
 from cluster.api.deps import marketplace_enabled
 from cluster.errors import ModelNotFound
 from cluster.hub.web import HubRoute, ServicesDep, VisitorDep, member, page
+from cluster.marketplace.protocol import CATEGORIES
 from cluster.wire.openai import ModelCard
 
 router = APIRouter(route_class=HubRoute, include_in_schema=False)
-CATEGORIES = ["nlp", "vision", "audio", "medical", "financial", "social", "code", "other"]
 
 
 async def _catalog(services: ServicesDep, user_id: str | None) -> list[ModelCard]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -10,6 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from cluster.auth.mail import OutboxMailer
 from cluster.auth.sessions import COOKIE, Session
+from cluster.auth.signin import browser_binding
 from cluster.auth.times import utcnow
 from cluster.errors import NotFound, PermissionDenied
 from cluster.hub.web import HubRoute, ServicesDep, SignInRequired, VisitorDep, page
@@ -24,15 +26,30 @@ class SiweProof(BaseModel):
     next: str = "/dashboard"
 
 
+LINK_COOKIE = "cluster_link"  # ties a sign-in link to the browser that asked for it
+_LOCAL_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site (never //evil.example or https://…): an open redirect would phish."""
-    return target if target and target.startswith("/") and not target.startswith("//") else "/dashboard"
+    r"""Only a plain path on this site: no scheme or host, no ``//``, ``/\`` or control characters (which
+    browsers read as another host): an open redirect after sign-in would phish."""
+    if target and _LOCAL_PATH.match(target) and not target.startswith("//"):
+        return target
+    return "/dashboard"
 
 
-def _same_origin(request: Request) -> None:
+def _site(services: Services, request: Request) -> tuple[str, str]:
+    """(origin, host) of the Hub: ``hub.public_url`` when set, never a Host header an attacker chose; else this
+    request's own (development on one machine)."""
+    public = services.settings.hub.public_url
+    origin = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+    return origin, origin.split("://", 1)[1]
+
+
+def _same_origin(services: Services, request: Request) -> None:
     """Sign-in posts come before any session (so no CSRF token yet): refuse another site's page posting them."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.url.netloc:
+    sent = request.headers.get("origin")
+    if sent is not None and sent.rstrip("/") != _site(services, request)[0]:
         raise PermissionDenied("a sign-in must come from this site's own page", code="csrf_failed")
 
 
@@ -46,12 +63,15 @@ async def _login_limit(services: Services, request: Request, *subjects: str) -> 
 
 def _with_cookie(response: Response, session: Session, services: Services, request: Request) -> Response:
     assert session.token is not None
-    secure = services.settings.hub.secure_cookies
-    if secure is None:
-        secure = request.url.hostname not in {"127.0.0.1", "localhost", "::1"}
+    secure = _secure(services, request)
     ttl = int(services.settings.hub.session_ttl)
     response.set_cookie(COOKIE, session.token, max_age=ttl, httponly=True, samesite="lax", secure=secure, path="/")
     return response
+
+
+def _secure(services: Services, request: Request) -> bool:
+    configured = services.settings.hub.secure_cookies
+    return configured if configured is not None else _site(services, request)[0].startswith("https://")
 
 
 @router.get("/login")
@@ -61,19 +81,19 @@ async def login(request: Request, who: VisitorDep, next: str | None = None) -> R
 
 @router.get("/auth/siwe/message")
 async def siwe_message(request: Request, services: ServicesDep, address: str = Query(max_length=42)) -> JSONResponse:
-    """The whole EIP-4361 message for the wallet to sign, for the host this page is on."""
-    _same_origin(request)
+    """The whole EIP-4361 message for the wallet to sign, naming this site."""
+    _same_origin(services, request)
     await _login_limit(services, request)
-    uri = str(request.base_url).rstrip("/")
-    text = await services.signin.siwe_message(address, request.url.netloc, uri)
+    origin, host = _site(services, request)
+    text = await services.signin.siwe_message(address, host, origin)
     return JSONResponse({"message": text, "chain_id": services.signin.chain_id})
 
 
 @router.post("/auth/siwe")
 async def siwe_sign_in(request: Request, proof: SiweProof, services: ServicesDep, who: VisitorDep) -> Response:
-    _same_origin(request)
+    _same_origin(services, request)
     await _login_limit(services, request)
-    identity = await services.signin.siwe_verify(proof.message, proof.signature, request.url.netloc)
+    identity = await services.signin.siwe_verify(proof.message, proof.signature, _site(services, request)[1])
     session = await services.signin.open_session(identity, who.user_id)
     body = {"address": identity.address, "user_id": session.user_id, "next": _safe_next(proof.next)}
     return _with_cookie(JSONResponse(body), session, services, request)
@@ -87,22 +107,41 @@ async def email_link(
     email: Annotated[str, Form(max_length=320)],
     next: Annotated[str, Form(max_length=400)] = "/dashboard",
 ) -> Response:
-    _same_origin(request)
+    _same_origin(services, request)
     await _login_limit(services, request, f"email:{email.strip().lower()}")
-    callback = str(request.url_for("email_callback"))
-    await services.signin.send_link(email, callback)
+    browser = request.cookies.get(LINK_COOKIE) or browser_binding()
+    await services.signin.send_link(email, _site(services, request)[0] + CALLBACK, browser, who.user_id)
     hub = services.settings.hub
     context = {"email": email, "lifetime": services.signin.link_lifetime, "outbox": hub.mailer == "outbox"}
-    return page(request, "email_sent.html", who, **context)
+    response = page(request, "email_sent.html", who, **context)
+    response.set_cookie(
+        LINK_COOKIE,
+        browser,
+        max_age=int(hub.link_ttl),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(services, request),
+    )
+    return response
 
 
-@router.get("/auth/email/callback", name="email_callback")
+CALLBACK = "/auth/email/callback"
+
+
+@router.get(CALLBACK)
+async def email_link_page(request: Request, who: VisitorDep, token: str = Query(max_length=1000)) -> Response:
+    """Opening the link only shows a button: mail scanners fetch links, and a GET that signed in would spend
+    the link before its owner clicks it."""
+    return page(request, "email_confirm.html", who, token=token)
+
+
+@router.post(CALLBACK)
 async def email_callback(
-    request: Request, services: ServicesDep, who: VisitorDep, token: str = Query(max_length=1000)
+    request: Request, services: ServicesDep, who: VisitorDep, token: Annotated[str, Form(max_length=1000)]
 ) -> Response:
+    _same_origin(services, request)
     await _login_limit(services, request)
-    identity = await services.signin.redeem_link(token)
-    session = await services.signin.open_session(identity, who.user_id)
+    session = await services.signin.redeem_link(token, who.user_id, request.cookies.get(LINK_COOKIE))
     return _with_cookie(RedirectResponse("/dashboard", status_code=303), session, services, request)
 
 
@@ -131,10 +170,10 @@ async def account(request: Request, services: ServicesDep, who: VisitorDep) -> R
 
 @router.get("/dev/outbox")
 async def outbox(request: Request, services: ServicesDep, who: VisitorDep) -> Response:
+    """Admins only (the mail holds live sign-in links); the machine's operator reads it with `cluster outbox`."""
     mailer = services.signin.mailer
-    local = request.client is not None and request.client.host in {"127.0.0.1", "::1"}
-    if not (local or who.is_admin):  # the mail holds sign-in links: only the machine's owner may read them
-        raise PermissionDenied("the development outbox is shown on the server's own machine or to admins")
+    if not who.is_admin:
+        raise PermissionDenied("the development outbox is for admins: on the server, run `cluster outbox`")
     if not isinstance(mailer, OutboxMailer):
         raise NotFound("this server sends its mail (hub.mailer is not `outbox`)")
     return page(request, "outbox.html", who, mails=await mailer.recent())
