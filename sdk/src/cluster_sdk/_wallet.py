@@ -77,6 +77,24 @@ class Wallet:
     def address(self) -> str:
         return str(self._account.address)
 
+    def sign_in(self, base_url: str, timeout: float = 30.0) -> str:
+        """Sign in to Cluster with this wallet (Sign-In with Ethereum, EIP-4361) and return the session token, an
+        API credential with no key: ``Cluster(base_url, api_key=token)``. The server writes the message (its
+        domain, this address, a single-use nonce); this only checks it names this wallet, then signs it."""
+        from eth_account.messages import encode_defunct
+
+        root = base_url.rstrip("/").removesuffix("/v1")
+        with httpx.Client(base_url=root, timeout=timeout) as http:
+            asked = http.get("/auth/siwe/message", params={"address": self.address})
+            asked.raise_for_status()
+            message = str(asked.json()["message"])
+            if f"\n{self.address}\n" not in message:
+                raise ValueError("the server's sign-in message does not name this wallet: not signing it")
+            signature = self._account.sign_message(encode_defunct(text=message)).signature
+            answer = http.post("/auth/siwe", json={"message": message, "signature": "0x" + bytes(signature).hex()})
+            answer.raise_for_status()
+            return str(answer.cookies["cluster_session"])
+
     def pay(self, response: httpx.Response) -> dict[str, str]:
         """The headers that pay what a 402 ``response`` asks; counts the amount as spent."""
         header = response.headers.get("payment-required")
