@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import httpx
 import openai
 import pytest
 
+from cluster.finetune.models import JobRow
 from cluster_sdk import AsyncCluster
 from tests.conftest import Secured
 from tests.finetune import parrot
@@ -142,3 +144,30 @@ async def test_the_queue_is_on_metrics(api: Secured, tmp_path: Path) -> None:
     assert 'cluster_finetune_slots{state="busy"} 0.0' in text
     age = next(line for line in text.splitlines() if line.startswith("cluster_finetune_oldest_queued_seconds "))
     assert 0 <= float(age.split()[1]) < 60
+
+
+async def test_a_heartbeat_never_interrupts_a_job_settling_its_charge(api: Secured, tmp_path: Path) -> None:
+    """A job this worker just ended is no longer 'running': its task is settling the charge (the refund), and
+    the heartbeat must leave it alone (it cancelled it once in CI, and the refund was never paid); a job
+    cancelled through the API is still stopped."""
+    from sqlalchemy import update
+
+    from cluster.finetune.runner import JobRunner
+
+    _, key = await api.new_user()
+    client = openai_client(api, key)
+    file = await client.files.create(file=("parrot.jsonl", CHAT), purpose="fine-tune")
+    ended = await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)
+    stopped = await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)
+    services = api.app.state.services  # type: ignore[attr-defined]
+    runner = JobRunner(services.engine, services.settings.finetune, None, tmp_path, {}, services.billing)  # type: ignore[arg-type]
+    async with services.engine.begin() as connection:
+        await connection.execute(update(JobRow).where(JobRow.id == ended.id).values(status="succeeded", worker=None))
+        await connection.execute(update(JobRow).where(JobRow.id == stopped.id).values(status="cancelled"))
+    settling = asyncio.create_task(asyncio.sleep(30))
+    training = asyncio.create_task(asyncio.sleep(30))
+    runner._tasks.update({ended.id: settling, stopped.id: training})  # what the runner holds mid-job
+    await runner._heartbeat()
+    await asyncio.sleep(0)
+    assert not settling.cancelled() and training.cancelled()
+    settling.cancel()

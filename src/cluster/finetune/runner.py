@@ -139,6 +139,10 @@ class JobRunner:
             if task is None or job_id in self._lost:  # finished meanwhile, or already being stopped
                 continue
             status, worker = now.get(job_id, ("cancelled", None))
+            if status in ("succeeded", "failed"):
+                # only this worker ends its job so (the update names it): its task is settling the charge now,
+                # and cancelling it there would leave the refund unpaid (seen in CI)
+                continue
             if status != "running" or worker != self.worker_id:
                 self._lost[job_id] = status if status == "cancelled" else "taken"
                 task.cancel()
@@ -332,7 +336,7 @@ class JobRunner:
             await add_event(connection, job.id, f"New fine-tuned model created: {name}")
             await add_event(connection, job.id, "The job has successfully completed")
         clean_workdir(self._workdir / job.id)
-        await self._settle(job.id, trained.trained_tokens)
+        await asyncio.shield(asyncio.ensure_future(self._settle(job.id, trained.trained_tokens)))
 
     async def _fail(self, job_id: str, code: str, message: str) -> None:
         async with self._engine.begin() as connection:
@@ -351,7 +355,7 @@ class JobRunner:
                 return
             await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
         clean_workdir(self._workdir / job_id)
-        await self._settle(job_id, None)
+        await asyncio.shield(asyncio.ensure_future(self._settle(job_id, None)))
 
     async def _settle(self, job_id: str, trained_tokens: int | None) -> None:
         """The refund is one keyed posting, so retrying it (a busy database) can never pay twice."""
