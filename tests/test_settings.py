@@ -67,3 +67,15 @@ def test_provider_names_are_unique() -> None:
     twice = [{"name": "a", "base_url": "http://127.0.0.1:9/v1"}] * 2
     with pytest.raises(pydantic.ValidationError, match="provider names must be unique"):
         Settings(providers=twice)  # type: ignore[arg-type]
+
+
+def test_the_readme_configuration_is_valid(tmp_path: Path) -> None:
+    """Every ``toml`` block the README shows loads as it is written."""
+    from tests.support import ROOT
+
+    blocks = (ROOT / "README.md").read_text().split("```toml\n")[1:]
+    assert blocks
+    for index, block in enumerate(blocks):
+        path = tmp_path / f"readme-{index}.toml"
+        path.write_text(block.split("```", 1)[0])
+        Settings.load(path)
