@@ -34,7 +34,9 @@ def test_wallet_sign_in_key_usage_and_revoke(hub: Hub) -> None:
     shot(page, "keys-created")
     page.get_by_label("Name").fill("agent")
     page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key h2")).to_contain_text("agent")  # the swap happened: this secret is the new one
     other = page.locator("#secret").inner_text()
+    assert other != secret
     page.reload()
     expect(page.locator("#key-rows")).to_contain_text("notebook")
     assert secret not in page.content() and other not in page.content()  # shown once: only hashes are kept
