@@ -147,9 +147,9 @@ async def test_the_queue_is_on_metrics(api: Secured, tmp_path: Path) -> None:
 
 
 async def test_a_heartbeat_never_interrupts_a_job_settling_its_charge(api: Secured, tmp_path: Path) -> None:
-    """A job this worker just ended is no longer 'running': its task is settling the charge (the refund), and
-    the heartbeat must leave it alone (it cancelled it once in CI, and the refund was never paid); a job
-    cancelled through the API is still stopped."""
+    """A job this worker is ending is no longer 'running': its task is settling the charge (the refund), and
+    the heartbeat must leave it alone (it cancelled it once in CI, and the refund was never paid). A job ended by
+    another worker (taken over while this one stalled), or cancelled through the API, is still stopped here."""
     from sqlalchemy import update
 
     from cluster.finetune.runner import JobRunner
@@ -157,17 +157,17 @@ async def test_a_heartbeat_never_interrupts_a_job_settling_its_charge(api: Secur
     _, key = await api.new_user()
     client = openai_client(api, key)
     file = await client.files.create(file=("parrot.jsonl", CHAT), purpose="fine-tune")
-    ended = await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)
-    stopped = await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)
+    jobs = [(await client.fine_tuning.jobs.create(model="smollm2", training_file=file.id)).id for _ in range(3)]
     services = api.app.state.services  # type: ignore[attr-defined]
     runner = JobRunner(services.engine, services.settings.finetune, None, tmp_path, {}, services.billing)  # type: ignore[arg-type]
+    ending, elsewhere, cancelled = jobs
     async with services.engine.begin() as connection:
-        await connection.execute(update(JobRow).where(JobRow.id == ended.id).values(status="succeeded", worker=None))
-        await connection.execute(update(JobRow).where(JobRow.id == stopped.id).values(status="cancelled"))
-    settling = asyncio.create_task(asyncio.sleep(30))
-    training = asyncio.create_task(asyncio.sleep(30))
-    runner._tasks.update({ended.id: settling, stopped.id: training})  # what the runner holds mid-job
+        for job_id, status in ((ending, "succeeded"), (elsewhere, "succeeded"), (cancelled, "cancelled")):
+            await connection.execute(update(JobRow).where(JobRow.id == job_id).values(status=status, worker=None))
+    tasks = {job_id: asyncio.create_task(asyncio.sleep(30)) for job_id in jobs}
+    runner._tasks.update(tasks)  # what the runner holds mid-job
+    runner._ending.add(ending)  # _succeed marks it before its update
     await runner._heartbeat()
     await asyncio.sleep(0)
-    assert not settling.cancelled() and training.cancelled()
-    settling.cancel()
+    assert [tasks[j].cancelled() for j in jobs] == [False, True, True]
+    tasks[ending].cancel()

@@ -10,6 +10,7 @@ import threading
 import time
 from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, localcontext
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -88,8 +89,16 @@ class Wallet:
             asked = http.get("/auth/siwe/message", params={"address": self.address})
             asked.raise_for_status()
             message = str(asked.json()["message"])
-            if f"\n{self.address}\n" not in message:
-                raise ValueError("the server's sign-in message does not name this wallet: not signing it")
+            # sign only a message for this server (a signature for another site's domain would sign in there)
+            site = urlsplit(root)
+            lines = message.splitlines()
+            if (
+                len(lines) < 2
+                or lines[0] != f"{site.netloc} wants you to sign in with your Ethereum account:"
+                or lines[1] != self.address
+                or f"\nURI: {root}\n" not in message
+            ):
+                raise ValueError(f"the sign-in message is not for {root} and this wallet: not signing it")
             signature = self._account.sign_message(encode_defunct(text=message)).signature
             answer = http.post("/auth/siwe", json={"message": message, "signature": "0x" + bytes(signature).hex()})
             answer.raise_for_status()

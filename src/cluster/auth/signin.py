@@ -16,7 +16,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import siwe  # type: ignore[import-untyped]  # PyPI signinwithethereum: no type marker
 from eth_utils.address import to_checksum_address
@@ -36,6 +38,14 @@ from cluster.settings import HubSettings
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 STATEMENT = "Sign in to Cluster."
+
+
+@dataclass(frozen=True, slots=True)
+class SignInLink:
+    email: str
+    nonce: str
+    link_to: str | None  # asked for while signed in: adds the address to this account
+    browser: str  # digest of the asking browser's binding cookie
 
 
 class SignIn:
@@ -114,7 +124,9 @@ class SignIn:
         return Identity("wallet", address)
 
     # -- email links ----------------------------------------------------------------------------------
-    async def send_link(self, email: str, link_base: str, browser: str, link_to: str | None = None) -> None:
+    async def send_link(
+        self, email: str, link_base: str, browser: str, link_to: str | None = None, next: str = "/dashboard"
+    ) -> None:
         """Mail a sign-in link. ``link_to``: asked for while signed in, so opening it adds the address to that
         account, and only in a session of that account (a link someone else asked for, opened in your signed-in
         browser, must never join their address to your account). ``browser``: the value of a cookie set in the
@@ -128,7 +140,7 @@ class SignIn:
         token = self._links.dumps(claims)
         body = (
             f"Open this link to sign in to Cluster (valid for {self.link_lifetime}, once):\n\n"
-            f"{link_base}?token={token}\n\nIf you did not ask for it, ignore this mail."
+            f"{link_base}?{urlencode({'token': token, 'next': next})}\n\nIf you did not ask for it, ignore this mail."
         )
         await self.mailer.send(Mail(address, "Your Cluster sign-in link", body))
 
@@ -139,33 +151,36 @@ class SignIn:
         count, unit = (seconds // 60, "minute") if seconds >= 120 else (seconds, "second")
         return f"{count} {unit}{'' if count == 1 else 's'}"
 
-    async def redeem_link(self, token: str, signed_in_as: str | None, browser: str | None) -> Session:
-        """Spend a link, in the browser that asked for it: a session of the address's account, or (a link asked
-        for to add the address) of the account it was asked for, which must be the one signed in now."""
-        identity, link_to = await self._spend_link(token, browser)
-        if link_to is not None and link_to != signed_in_as:
-            raise Unauthorized(
-                "this link adds an address to the account that asked for it: open it where you are signed in to it",
-                code="link_other_account",
-            )
-        return await self.open_session(identity, link_to)
-
-    async def _spend_link(self, token: str, browser: str | None) -> tuple[Identity, str | None]:
+    def read_link(self, token: str) -> SignInLink:
+        """What a link says, checked but not spent (the confirmation page shows it)."""
         try:
             claims = self._links.loads(token, max_age=int(self._settings.link_ttl))
         except SignatureExpired:
             raise Unauthorized("this sign-in link has expired: ask for a new one", code="link_expired") from None
         except BadSignature:
             raise Unauthorized("this sign-in link is not valid", code="link_invalid") from None
-        address, nonce = str(claims["email"]), str(claims["nonce"])
-        if browser is None or not hmac.compare_digest(_digest(browser), str(claims.get("browser", ""))):
+        link_to = claims.get("link_to")
+        return SignInLink(
+            str(claims["email"]), str(claims["nonce"]), str(link_to) if link_to else None, str(claims["browser"])
+        )
+
+    async def redeem_link(self, token: str, signed_in_as: str | None, browser: str | None) -> Session:
+        """Spend a link, in the browser that asked for it: a session of the address's account, or (a link asked
+        for to add the address) of the account it was asked for, which must be the one signed in now. Every check
+        comes before the link is spent, so a refusal leaves it usable where it belongs."""
+        link = self.read_link(token)
+        if browser is None or not hmac.compare_digest(_digest(browser), link.browser):
             raise Unauthorized(
                 "open this link in the browser where you asked for it (links work only there)", code="link_browser"
             )
-        if not await self._consume("email", nonce, address):
+        if link.link_to is not None and link.link_to != signed_in_as:
+            raise Unauthorized(
+                "this link adds an address to the account that asked for it: open it where you are signed in to it",
+                code="link_other_account",
+            )
+        if not await self._consume("email", link.nonce, link.email):
             raise Unauthorized("this sign-in link was already used", code="link_used")
-        link_to = claims.get("link_to")
-        return Identity("email", address), str(link_to) if link_to else None
+        return await self.open_session(Identity("email", link.email), link.link_to)
 
     # -- single-use nonces ----------------------------------------------------------------------------
     async def _issue(self, purpose: str, subject: str, now: datetime, ttl: float) -> str:

@@ -95,7 +95,7 @@ def admin_init(
     user_id, key, credit = _run(config, job)
     typer.echo(f"admin user: {user_id}\nAPI key (store it now, it is not shown again):\n{key}")
     if email is not None:
-        typer.echo(f"Hub sign-in: {email.strip().lower()} (an email link; without SMTP, see /dev/outbox)")
+        typer.echo(f"Hub sign-in: {email.strip().lower()} (an email link; without SMTP: cluster outbox)")
     if credit:
         typer.echo(f"development balance: {usdc(credit)} USDC (auth.dev_credit; embedded default only)")
 

@@ -62,6 +62,8 @@ class JobRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         #: jobs this process must stop without requeueing: job id -> status now (cancelled, or taken over)
         self._lost: dict[str, str] = {}
+        self._ending: set[str] = set()  # jobs this worker is ending (their task settles the charge)
+        self._settling: set[asyncio.Future[None]] = set()  # settlements that outlive a cancelled task
         self._loop: asyncio.Task[None] | None = None
         #: jobs by status across the deployment and the oldest queued job's creation time, as of the last tick
         self._queue: tuple[dict[str, int], float | None] = ({}, None)
@@ -81,6 +83,7 @@ class JobRunner:
         for task in list(self._tasks.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await asyncio.gather(*self._settling, return_exceptions=True)  # a refund under way is finished
 
     @property
     def active(self) -> list[str]:
@@ -139,9 +142,9 @@ class JobRunner:
             if task is None or job_id in self._lost:  # finished meanwhile, or already being stopped
                 continue
             status, worker = now.get(job_id, ("cancelled", None))
-            if status in ("succeeded", "failed"):
-                # only this worker ends its job so (the update names it): its task is settling the charge now,
-                # and cancelling it there would leave the refund unpaid (seen in CI)
+            if job_id in self._ending:
+                # this worker just ended it: its task is settling the charge, and cancelling it there left the
+                # refund unpaid (seen in CI). A job ended by another worker is still stopped below.
                 continue
             if status != "running" or worker != self.worker_id:
                 self._lost[job_id] = status if status == "cancelled" else "taken"
@@ -279,7 +282,7 @@ class JobRunner:
             if lost == "cancelled":
                 clean_workdir(run.workdir)
                 await self._cancel_elsewhere(job.id)
-                await asyncio.shield(asyncio.ensure_future(self._settle(job.id, None)))
+                await self._settle_detached(job.id, None)
             elif lost is None:
                 await self._requeue(job.id, "the service stopped")
             # taken over by another process (this one stalled past the heartbeat timeout): its files are theirs now
@@ -294,6 +297,7 @@ class JobRunner:
         finally:
             self._tasks.pop(job.id, None)
             self._lost.pop(job.id, None)
+            self._ending.discard(job.id)
 
     async def _cancel_elsewhere(self, job_id: str) -> None:
         async def cancel() -> None:
@@ -314,6 +318,7 @@ class JobRunner:
     async def _succeed(self, job: Any, trained: Trained) -> None:
         name = model_name(job)
         digest = _sha256(trained.adapter) if trained.adapter else None
+        self._ending.add(job.id)
         async with self._engine.begin() as connection:
             done = await connection.execute(
                 update(JobRow)
@@ -332,13 +337,15 @@ class JobRunner:
                 )
             )
             if not done.rowcount:
+                self._ending.discard(job.id)
                 return  # no longer ours: the files belong to whoever holds the job now
             await add_event(connection, job.id, f"New fine-tuned model created: {name}")
             await add_event(connection, job.id, "The job has successfully completed")
         clean_workdir(self._workdir / job.id)
-        await asyncio.shield(asyncio.ensure_future(self._settle(job.id, trained.trained_tokens)))
+        await self._settle_detached(job.id, trained.trained_tokens)
 
     async def _fail(self, job_id: str, code: str, message: str) -> None:
+        self._ending.add(job_id)
         async with self._engine.begin() as connection:
             done = await connection.execute(
                 update(JobRow)
@@ -352,10 +359,19 @@ class JobRunner:
                 )
             )
             if not done.rowcount:
+                self._ending.discard(job_id)
                 return
             await add_event(connection, job_id, f"Fine-tuning failed: {message[:2000]}", level="error")
         clean_workdir(self._workdir / job_id)
-        await asyncio.shield(asyncio.ensure_future(self._settle(job_id, None)))
+        await self._settle_detached(job_id, None)
+
+    async def _settle_detached(self, job_id: str, trained_tokens: int | None) -> None:
+        """Settle in a task of its own: a cancel of the job's task (a shutdown) does not stop a refund half-way,
+        and ``stop`` waits for it."""
+        settling = asyncio.ensure_future(self._settle(job_id, trained_tokens))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        await asyncio.shield(settling)
 
     async def _settle(self, job_id: str, trained_tokens: int | None) -> None:
         """The refund is one keyed posting, so retrying it (a busy database) can never pay twice."""

@@ -359,7 +359,8 @@ class Marketplace:
                     )
                 )
             ).all()
-            slugs = dict((await connection.execute(select(DatasetRow.token_id, DatasetRow.slug))).tuples().all())
+            on_chain = select(DatasetRow.token_id, DatasetRow.slug).where(DatasetRow.chain_id == chain_id)
+            slugs = dict((await connection.execute(on_chain)).tuples().all())
             royalty_rows = (
                 await connection.execute(
                     select(RoyaltyPayout.token_id, func.sum(RoyaltyPayout.amount))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import BaseModel, Field
@@ -38,18 +39,36 @@ def _safe_next(target: str | None) -> str:
     return "/dashboard"
 
 
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]``, lower-case, without the scheme's default port (how browsers send Origin)."""
+    parts = urlsplit(url.lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
+
+
 def _site(services: Services, request: Request) -> tuple[str, str]:
-    """(origin, host) of the Hub: ``hub.public_url`` when set, never a Host header an attacker chose; else this
-    request's own (development on one machine)."""
+    """(origin, host) of the Hub: ``hub.public_url``, never a Host header a client chose (a link mailed to
+    evil.example, a SIWE message naming a phishing site). Without it, only a loopback host is taken from the
+    request (development on one machine, where nobody else can be sent there)."""
     public = services.settings.hub.public_url
-    origin = public.rstrip("/") if public else str(request.base_url).rstrip("/")
+    if public is None and request.url.hostname not in LOOPBACK:
+        raise PermissionDenied(
+            "sign-in needs hub.public_url (the address users reach this server at) when it is not on loopback",
+            code="public_url_required",
+        )
+    origin = _origin(public or str(request.base_url))
     return origin, origin.split("://", 1)[1]
 
 
 def _same_origin(services: Services, request: Request) -> None:
-    """Sign-in posts come before any session (so no CSRF token yet): refuse another site's page posting them."""
+    """Sign-in posts come before any session (so no CSRF token yet): refuse another site's page posting them
+    (browsers always send Origin on a cross-site POST; a client without one is not a victim's browser)."""
     sent = request.headers.get("origin")
-    if sent is not None and sent.rstrip("/") != _site(services, request)[0]:
+    if sent is not None and _origin(sent) != _site(services, request)[0]:
         raise PermissionDenied("a sign-in must come from this site's own page", code="csrf_failed")
 
 
@@ -110,7 +129,8 @@ async def email_link(
     _same_origin(services, request)
     await _login_limit(services, request, f"email:{email.strip().lower()}")
     browser = request.cookies.get(LINK_COOKIE) or browser_binding()
-    await services.signin.send_link(email, _site(services, request)[0] + CALLBACK, browser, who.user_id)
+    base = _site(services, request)[0] + CALLBACK
+    await services.signin.send_link(email, base, browser, who.user_id, _safe_next(next))
     hub = services.settings.hub
     context = {"email": email, "lifetime": services.signin.link_lifetime, "outbox": hub.mailer == "outbox"}
     response = page(request, "email_sent.html", who, **context)
@@ -129,20 +149,31 @@ CALLBACK = "/auth/email/callback"
 
 
 @router.get(CALLBACK)
-async def email_link_page(request: Request, who: VisitorDep, token: str = Query(max_length=1000)) -> Response:
+async def email_link_page(
+    request: Request,
+    services: ServicesDep,
+    who: VisitorDep,
+    token: str = Query(max_length=1000),
+    next: str | None = Query(None, max_length=400),
+) -> Response:
     """Opening the link only shows a button: mail scanners fetch links, and a GET that signed in would spend
     the link before its owner clicks it."""
-    return page(request, "email_confirm.html", who, token=token)
+    link = services.signin.read_link(token)
+    return page(request, "email_confirm.html", who, token=token, link=link, next=_safe_next(next))
 
 
 @router.post(CALLBACK)
 async def email_callback(
-    request: Request, services: ServicesDep, who: VisitorDep, token: Annotated[str, Form(max_length=1000)]
+    request: Request,
+    services: ServicesDep,
+    who: VisitorDep,
+    token: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=400)] = "/dashboard",
 ) -> Response:
     _same_origin(services, request)
     await _login_limit(services, request)
     session = await services.signin.redeem_link(token, who.user_id, request.cookies.get(LINK_COOKIE))
-    return _with_cookie(RedirectResponse("/dashboard", status_code=303), session, services, request)
+    return _with_cookie(RedirectResponse(_safe_next(next), status_code=303), session, services, request)
 
 
 @router.post("/logout")
