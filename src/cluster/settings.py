@@ -380,7 +380,7 @@ class HubSettings(BaseModel):
         pattern=r"^https?://[^/\s]+$",
         description="the Hub's address as users reach it (https://hub.example.org): sign-in links, SIWE messages and "
         "the same-origin check use it, never the request's Host header; set it whenever the server is reachable "
-        "by others (default: the request's own host, for development)",
+        "by others (unset: sign-in works only on loopback, for development on one machine)",
     )
     session_ttl: float = Field(7 * 86_400, gt=0, description="seconds a sign-in lasts")
     secure_cookies: bool | None = Field(
