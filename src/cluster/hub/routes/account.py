@@ -8,7 +8,7 @@ import io
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from starlette.responses import Response
 
 from cluster.auth import Scope
@@ -89,38 +89,33 @@ def _number(text: str, param: str, kind: type[int] | type[float]) -> int | float
 
 
 # -- usage --------------------------------------------------------------------------------------------------
-async def _usage(
-    services: ServicesDep, caller: MemberDep, start: date | None, end: date | None, by: str
-) -> UsageReport:
-    end = end or _today()
-    start = start or end - timedelta(days=13)
-    return await services.usage.report(caller.user_id, start, end, f"day,{by}" if by != "day" else "day", None)
-
-
-@router.get("/usage")
-async def usage(
-    request: Request,
+async def usage_report(
     services: ServicesDep,
-    who: VisitorDep,
     caller: MemberDep,
     start: date | None = None,
     end: date | None = None,
     by: str = Query("model", pattern="^(model|key|day)$"),
-) -> Response:
+) -> tuple[UsageReport, str]:
+    """The signed-in account's usage per UTC day and ``by`` (the last 14 days unless a range is given)."""
+    end = end or _today()
+    start = start or end - timedelta(days=13)
+    report = await services.usage.report(caller.user_id, start, end, f"day,{by}" if by != "day" else "day", None)
+    return report, by
+
+
+UsageDep = Annotated[tuple[UsageReport, str], Depends(usage_report)]
+
+
+@router.get("/usage")
+async def usage(request: Request, who: VisitorDep, shown: UsageDep) -> Response:
     """JSON twin: ``GET /v1/usage?start=&end=&group_by=day,model``. Days are UTC days."""
-    report = await _usage(services, caller, start, end, by)
+    report, by = shown
     return page(request, "usage.html", who, report=report, by=by, chart=_chart(report, by))
 
 
 @router.get("/usage.csv")
-async def usage_csv(
-    services: ServicesDep,
-    caller: MemberDep,
-    start: date | None = None,
-    end: date | None = None,
-    by: str = Query("model", pattern="^(model|key|day)$"),
-) -> Response:
-    report = await _usage(services, caller, start, end, by)
+async def usage_csv(shown: UsageDep) -> Response:
+    report, _ = shown
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["day_utc", "model", "key_id", "requests", "errors", *TOKENS, "cost_micro_usdc"])
