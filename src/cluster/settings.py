@@ -234,6 +234,17 @@ class ContractAddresses(BaseModel):
     compose_registry: str | None = Field(
         None, description="the ComposeRegistry confidential providers are checked against"
     )
+    identity_registry: str | None = Field(
+        None,
+        description="ERC-8004 IdentityRegistry (agents); on Base mainnet the canonical one is "
+        "0x8004A169FB4a3325136EB29fA0ceB6D2e539a432",
+    )
+    reputation_registry: str | None = Field(
+        None, description="ERC-8004 ReputationRegistry; on Base mainnet 0x8004BAa17C55a88189AE136b182e5fdA19dE9b63"
+    )
+    validation_registry: str | None = Field(
+        None, description="ERC-8004 ValidationRegistry (no canonical deployment yet: ours, or a compatible one)"
+    )
     treasury: str | None = None
     start_block: int = Field(0, ge=0, description="the indexer starts here (the deployment block)")
 

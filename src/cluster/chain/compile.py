@@ -28,6 +28,10 @@ OUTPUTS = {
     "Deposits.sol": ["Deposits"],
     "ComposeRegistry.sol": ["ComposeRegistry"],
     "Proxy.sol": ["ClusterProxy"],
+    # ERC-8004 "Trustless Agents" registries (written from the CC0 spec; ABI-identical to the reference v2.0.0)
+    "erc8004/IdentityRegistry.sol": ["IdentityRegistry"],
+    "erc8004/ReputationRegistry.sol": ["ReputationRegistry"],
+    "erc8004/ValidationRegistry.sol": ["ValidationRegistry"],
     "test/DatasetNFTV2.sol": ["DatasetNFTV2"],
     "test/PaymentRouterV2.sol": ["PaymentRouterV2"],
 }

@@ -57,6 +57,10 @@ async def deploy_all(
     router = await _deploy_proxy(client, "PaymentRouter", deployer, usdc, registry, treasury)
     deposits = _address(await client.deploy("Deposits", deployer, usdc, treasury))
     compose_registry = _address(await client.deploy("ComposeRegistry", deployer))
+    # ERC-8004 (agents): ownerless registries, as on public chains
+    identity = _address(await client.deploy("IdentityRegistry"))
+    reputation = _address(await client.deploy("ReputationRegistry", identity))
+    validation = _address(await client.deploy("ValidationRegistry", identity))
 
     if fund_amount:
         test_usdc = client.contract("TestUSDC", usdc)
@@ -81,6 +85,9 @@ async def deploy_all(
         payment_router=router,
         deposits=deposits,
         compose_registry=compose_registry,
+        identity_registry=identity,
+        reputation_registry=reputation,
+        validation_registry=validation,
         treasury=treasury,
         start_block=first,
     )
