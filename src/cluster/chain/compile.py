@@ -32,6 +32,10 @@ OUTPUTS = {
     "erc8004/IdentityRegistry.sol": ["IdentityRegistry"],
     "erc8004/ReputationRegistry.sol": ["ReputationRegistry"],
     "erc8004/ValidationRegistry.sol": ["ValidationRegistry"],
+    # Cluster's agent layer on top: usage epochs and task traces anchored as Merkle roots, agents' activity events
+    "UsageEpochAnchor.sol": ["UsageEpochAnchor"],
+    "TraceAnchor.sol": ["TraceAnchor"],
+    "AgentActivityLog.sol": ["AgentActivityLog"],
     "test/DatasetNFTV2.sol": ["DatasetNFTV2"],
     "test/PaymentRouterV2.sol": ["PaymentRouterV2"],
 }
