@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from eth_utils import keccak
 
 from cluster.chain.artifacts import load
+from cluster.chain.erc8004 import AgentRegistries, agent_wallet_message, sign_agent_wallet
 from cluster.errors import TransactionReverted
 from tests.chain_fixtures import Chain
 
@@ -120,36 +119,8 @@ async def registries(chain: Chain) -> AsyncIterator[Registries]:
 
 
 def _wallet_signature(chain: Chain, r: Registries, signer: int, agent: int, owner: int, deadline: int) -> bytes:
-    typed = {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "AgentWalletSet": [
-                {"name": "agentId", "type": "uint256"},
-                {"name": "newWallet", "type": "address"},
-                {"name": "owner", "type": "address"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "AgentWalletSet",
-        "domain": {
-            "name": "ERC8004IdentityRegistry",
-            "version": "1",
-            "chainId": chain.chain_id,
-            "verifyingContract": r.identity,
-        },
-        "message": {
-            "agentId": agent,
-            "newWallet": chain.address(5),
-            "owner": chain.address(owner),
-            "deadline": deadline,
-        },
-    }
-    return bytes(Account.sign_message(encode_typed_data(full_message=typed), chain.key(signer)).signature)
+    message = agent_wallet_message(chain.chain_id, r.identity, agent, chain.address(5), chain.address(owner), deadline)
+    return sign_agent_wallet(message, chain.key(signer))
 
 
 async def test_identity_registration_wallet_and_transfer(registries: Registries, chain: Chain) -> None:
@@ -241,3 +212,21 @@ async def test_validation_only_the_named_validator_answers(registries: Registrie
     assert await r.read("ValidationRegistry", "getAgentValidations", 0) == [request]
     with pytest.raises(TransactionReverted, match="unknown"):
         await r.read("ValidationRegistry", "getValidationStatus", b"\x09" * 32)
+
+
+async def test_the_python_bindings_register_prove_a_wallet_and_summarize(registries: Registries, chain: Chain) -> None:
+    owner, client = await chain.client(1), await chain.client(2)
+    mine = AgentRegistries.of(owner, registries.identity, registries.reputation, registries.validation)
+    agent_id, _ = await mine.identity.register("ipfs://planner", {"role": b"planner"})
+    assert agent_id == 0 and await mine.identity.metadata(agent_id, "role") == b"planner"
+    deadline = await chain.now() + 60
+    message = agent_wallet_message(
+        chain.chain_id, registries.identity, agent_id, chain.address(6), chain.address(1), deadline
+    )
+    await mine.identity.set_agent_wallet(agent_id, chain.address(6), deadline, sign_agent_wallet(message, chain.key(6)))
+    assert await mine.identity.agent_wallet(agent_id) == chain.address(6)
+    theirs = AgentRegistries.of(client, registries.identity, registries.reputation, registries.validation)
+    assert theirs.reputation is not None
+    await theirs.reputation.give_feedback(agent_id, 9977, 2, "uptime")
+    summary = await theirs.reputation.summary(agent_id, [chain.address(2)], "uptime")
+    assert (summary.count, summary.value, summary.decimals) == (1, 9977, 2)
