@@ -4,6 +4,8 @@ pragma solidity ^0.8.28;
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC721URIStorage} from "@openzeppelin/contracts/token/ERC721/extensions/ERC721URIStorage.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ERC721Utils} from "@openzeppelin/contracts/token/ERC721/utils/ERC721Utils.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
 /// @title IdentityRegistry: ERC-8004 "Trustless Agents" agent identities (the January 2026 revision)
@@ -35,30 +37,36 @@ contract IdentityRegistry is ERC721URIStorage, EIP712 {
 
     // -- registration ---------------------------------------------------------------------------------------
     function register() external returns (uint256 agentId) {
-        agentId = _register("");
+        agentId = _register("", new MetadataEntry[](0));
     }
 
     function register(string memory agentURI) external returns (uint256 agentId) {
-        agentId = _register(agentURI);
+        agentId = _register(agentURI, new MetadataEntry[](0));
     }
 
-    function register(string memory agentURI, MetadataEntry[] calldata metadata) external returns (uint256 agentId) {
-        agentId = _register(agentURI);
+    function register(string memory agentURI, MetadataEntry[] memory metadata) external returns (uint256 agentId) {
+        agentId = _register(agentURI, metadata);
+    }
+
+    /// @dev Every write and event first, the receiver's onERC721Received last: a receiver that re-enters (say,
+    ///      transfers the new agent on) then meets a complete agent, and its transfer clears the wallet as any does.
+    ///      Events in the reference's order: Transfer, Registered, MetadataSet(agentWallet), then the entries.
+    function _register(string memory agentURI, MetadataEntry[] memory metadata) private returns (uint256 agentId) {
+        agentId = _lastId++;
+        _mint(msg.sender, agentId);
+        if (bytes(agentURI).length > 0) {
+            _setTokenURI(agentId, agentURI);
+        } else {
+            emit MetadataUpdate(agentId);
+        }
+        emit Registered(agentId, agentURI, msg.sender);
+        _setWallet(agentId, abi.encodePacked(msg.sender));
         for (uint256 i = 0; i < metadata.length; i++) {
             require(keccak256(bytes(metadata[i].metadataKey)) != AGENT_WALLET_KEY, "reserved key");
             _metadata[agentId][metadata[i].metadataKey] = metadata[i].metadataValue;
             emit MetadataSet(agentId, metadata[i].metadataKey, metadata[i].metadataKey, metadata[i].metadataValue);
         }
-    }
-
-    function _register(string memory agentURI) private returns (uint256 agentId) {
-        agentId = _lastId++;
-        _safeMint(msg.sender, agentId);
-        if (bytes(agentURI).length > 0) {
-            _setTokenURI(agentId, agentURI);
-        }
-        _setWallet(agentId, abi.encodePacked(msg.sender));
-        emit Registered(agentId, agentURI, msg.sender);
+        ERC721Utils.checkOnERC721Received(msg.sender, address(0), msg.sender, agentId, "");
     }
 
     function setAgentURI(uint256 agentId, string calldata newURI) external {
@@ -90,7 +98,13 @@ contract IdentityRegistry is ERC721URIStorage, EIP712 {
         require(deadline <= block.timestamp + MAX_DEADLINE_DELAY, "deadline too far");
         bytes32 digest =
             _hashTypedDataV4(keccak256(abi.encode(AGENT_WALLET_SET_TYPEHASH, agentId, newWallet, owner, deadline)));
-        require(SignatureChecker.isValidSignatureNow(newWallet, digest, signature), "invalid wallet sig");
+        // ECDSA first, then ERC-1271: an EOA with EIP-7702 delegated code still signs as an EOA
+        (address recovered, ECDSA.RecoverError failure,) = ECDSA.tryRecover(digest, signature);
+        require(
+            (failure == ECDSA.RecoverError.NoError && recovered == newWallet)
+                || SignatureChecker.isValidERC1271SignatureNow(newWallet, digest, signature),
+            "invalid wallet sig"
+        );
         _setWallet(agentId, abi.encodePacked(newWallet));
     }
 

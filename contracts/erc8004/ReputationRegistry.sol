@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IdentityRegistry} from "./IdentityRegistry.sol";
 
 /// @title ReputationRegistry: ERC-8004 feedback on agents (the January 2026 revision)
@@ -154,7 +155,8 @@ contract ReputationRegistry {
         for (uint8 d = 1; d <= MAX_DECIMALS; d++) {
             if (decimalsSeen[d] > decimalsSeen[mode]) mode = d;
         }
-        summaryValue = int128(total / int256(uint256(count)) / int256(10 ** (MAX_DECIMALS - mode)));
+        // SafeCast: an average that does not fit int128 reverts rather than wrapping (the reference truncates)
+        summaryValue = SafeCast.toInt128(total / int256(uint256(count)) / int256(10 ** (MAX_DECIMALS - mode)));
         summaryValueDecimals = mode;
     }
 
@@ -252,16 +254,34 @@ contract ReputationRegistry {
         }
     }
 
-    /// @notice Responses to one feedback by the given responders (all responders when the list is empty).
+    /// @notice Responses by the given responders (all when the list is empty) to one feedback, or to all of a
+    ///         client's feedback (index 0), or to all feedback on the agent (client 0): the spec's optional filters.
     function getResponseCount(uint256 agentId, address clientAddress, uint64 feedbackIndex, address[] calldata responders)
         external
         view
         returns (uint64 count)
     {
+        address[] memory clients = new address[](1);
+        clients[0] = clientAddress;
+        if (clientAddress == address(0)) clients = _clients[agentId];
+        for (uint256 c = 0; c < clients.length; c++) {
+            uint64 first = feedbackIndex == 0 ? 1 : feedbackIndex;
+            uint64 last = feedbackIndex == 0 ? _lastIndex[agentId][clients[c]] : feedbackIndex;
+            for (uint64 i = first; i <= last; i++) {
+                count += _responsesTo(agentId, clients[c], i, responders);
+            }
+        }
+    }
+
+    function _responsesTo(uint256 agentId, address client, uint64 index, address[] calldata responders)
+        private
+        view
+        returns (uint64 count)
+    {
         address[] memory chosen = responders;
-        if (chosen.length == 0) chosen = _responders[agentId][clientAddress][feedbackIndex];
+        if (chosen.length == 0) chosen = _responders[agentId][client][index];
         for (uint256 r = 0; r < chosen.length; r++) {
-            count += _responseCount[agentId][clientAddress][feedbackIndex][chosen[r]];
+            count += _responseCount[agentId][client][index][chosen[r]];
         }
     }
 

@@ -103,7 +103,7 @@ contract ValidationRegistry {
     function getSummary(uint256 agentId, address[] calldata validatorAddresses, string calldata tag)
         external
         view
-        returns (uint64 count, uint8 averageResponse)
+        returns (uint64 count, uint8 avgResponse)
     {
         bytes32[] storage requests = _agentValidations[agentId];
         uint256 total;
@@ -115,7 +115,7 @@ contract ValidationRegistry {
             total += status.response;
             count++;
         }
-        averageResponse = count == 0 ? 0 : uint8(total / count);
+        avgResponse = count == 0 ? 0 : uint8(total / count);
     }
 
     function getAgentValidations(uint256 agentId) external view returns (bytes32[] memory) {

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cluster import tracing
+from cluster.agents import assembly as agents
+from cluster.agents.service import Agents
 from cluster.auth import AuthService
 from cluster.auth import assembly as auth
 from cluster.auth.ratelimit import RateLimiter
@@ -62,6 +64,7 @@ class Services:
     chain: ChainService | None
     x402: X402Service | None
     marketplace: Marketplace | None
+    agents: Agents | None
     royalties: Royalties | None
     fine_tuning: FineTuning | None
     tracing: Tracing
@@ -84,6 +87,7 @@ class Services:
             x402 = await enter(payments.running(settings, engine, ledger, onchain, request_log.metrics))
             store = await enter(storage.running(settings))
             market = await enter(marketplace.running(settings, engine, store, onchain))
+            managed = await enter(agents.running(settings, engine, onchain, store))
             trust = await enter(tee.running(engine, onchain.compose_allowed if onchain else None))
             routing = await enter(gateway.routing(settings, trust, request_log.metrics))
             fine_tuned = await enter(finetune.deployed(settings, engine, routing))
@@ -107,6 +111,7 @@ class Services:
                 onchain,
                 x402,
                 market,
+                managed,
                 royalties,
                 jobs,
                 traces,

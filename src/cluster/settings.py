@@ -382,6 +382,17 @@ class SmtpSettings(BaseModel):
     timeout: float = Field(10.0, gt=0)
 
 
+class AgentSettings(BaseModel):
+    """ERC-8004 agents Cluster manages (cluster.agents)."""
+
+    enabled: bool = Field(True, description="needs the chain and an IdentityRegistry in chain.addresses")
+    operator_key: SecretStr | None = Field(
+        None,
+        description="hex key that registers and updates managed agents (holds their NFTs); it needs gas. Default on "
+        "the embedded dev chain: generated into <data_dir>/agents_operator_key and funded; elsewhere required",
+    )
+
+
 class HubSettings(BaseModel):
     """The Hub: the web app served at ``/`` (cluster.hub), and the sign-in it shares with the API."""
 
@@ -429,6 +440,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     finetune: FineTuneSettings = FineTuneSettings()
     hub: HubSettings = HubSettings()
+    agents: AgentSettings = AgentSettings()
     redis_url: str | None = None
     providers: list[ProviderConfig] = []
     models: list[ModelConfig] = []

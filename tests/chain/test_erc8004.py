@@ -73,6 +73,11 @@ def test_the_abi_matches_the_reference_selectors_and_topics() -> None:
         for signature, selector in expected.items():
             assert signature in functions, f"{contract} lacks {signature}"
             assert keccak(text=signature)[:4].hex() == selector
+    # clients read results by name too (viem/ethers): the reference's output names
+    outputs = {
+        e["name"]: [o["name"] for o in e["outputs"]] for e in load("ValidationRegistry").abi if e["type"] == "function"
+    }
+    assert outputs["getSummary"] == ["count", "avgResponse"]
     events = {_signature(e) for name in SELECTORS for e in load(name).abi if e["type"] == "event"}
     for signature, topic in TOPICS.items():
         assert signature in events and keccak(text=signature).hex().startswith(topic)
@@ -119,6 +124,7 @@ async def registries(chain: Chain) -> AsyncIterator[Registries]:
 
 
 def _wallet_signature(chain: Chain, r: Registries, signer: int, agent: int, owner: int, deadline: int) -> bytes:
+    """``signer``'s signature that account 5 becomes agent ``agent``'s wallet (5 itself, or a wrong signer)."""
     message = agent_wallet_message(chain.chain_id, r.identity, agent, chain.address(5), chain.address(owner), deadline)
     return sign_agent_wallet(message, chain.key(signer))
 
@@ -230,3 +236,42 @@ async def test_the_python_bindings_register_prove_a_wallet_and_summarize(registr
     await theirs.reputation.give_feedback(agent_id, 9977, 2, "uptime")
     summary = await theirs.reputation.summary(agent_id, [chain.address(2)], "uptime")
     assert (summary.count, summary.value, summary.decimals) == (1, 9977, 2)
+
+
+async def test_a_receiver_that_passes_the_agent_on_at_once_leaves_no_stale_wallet(
+    registries: Registries, chain: Chain
+) -> None:
+    """onERC721Received runs after the registration is complete: the hand-over inside it is an ordinary transfer,
+    which clears the wallet (it once left the registrant's wallet on the new owner's agent)."""
+    client = await chain.client(1)
+    receiver = (await client.deploy("ReentrantReceiver", chain.address(2))).contract_address
+    assert receiver
+    await client.transact(client.contract("ReentrantReceiver", receiver).functions.registerAndPass(registries.identity))
+    assert await registries.read("IdentityRegistry", "ownerOf", 0) == chain.address(2)
+    assert await registries.read("IdentityRegistry", "getAgentWallet", 0) == "0x" + "00" * 20
+
+
+async def test_registration_events_come_in_the_reference_order(registries: Registries, chain: Chain) -> None:
+    client = await chain.client(1)
+    identity = client.contract("IdentityRegistry", registries.identity)
+    receipt = await client.transact(identity.functions.register("ipfs://a", [("role", b"x")]))
+    topics = [bytes(log["topics"][0]) for log in receipt.raw["logs"]]
+    names = ["Transfer(address,address,uint256)", "MetadataUpdate(uint256)", "Registered(uint256,string,address)",
+             "MetadataSet(uint256,string,string,bytes)", "MetadataSet(uint256,string,string,bytes)"]  # fmt: skip
+    assert topics == [keccak(text=name) for name in names]
+
+
+async def test_response_counts_take_the_specs_wildcards(registries: Registries, chain: Chain) -> None:
+    r, empty = registries, b"\x00" * 32
+    await r.call(1, "IdentityRegistry", "register", "ipfs://agent")
+    for client in (2, 3):
+        await r.call(client, "ReputationRegistry", "giveFeedback", 0, 1, 0, "", "", "", "", empty)
+        await r.call(client, "ReputationRegistry", "giveFeedback", 0, 1, 0, "", "", "", "", empty)
+    await r.call(1, "ReputationRegistry", "appendResponse", 0, chain.address(2), 1, "ipfs://r", empty)
+    await r.call(1, "ReputationRegistry", "appendResponse", 0, chain.address(2), 2, "ipfs://r", empty)
+    await r.call(4, "ReputationRegistry", "appendResponse", 0, chain.address(3), 1, "ipfs://r", empty)
+    count = "getResponseCount"
+    assert await r.read("ReputationRegistry", count, 0, chain.address(2), 1, []) == 1
+    assert await r.read("ReputationRegistry", count, 0, chain.address(2), 0, []) == 2  # all of client 2's feedback
+    assert await r.read("ReputationRegistry", count, 0, "0x" + "00" * 20, 0, []) == 3  # all feedback on the agent
+    assert await r.read("ReputationRegistry", count, 0, "0x" + "00" * 20, 0, [chain.address(4)]) == 1

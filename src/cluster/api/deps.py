@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 
+from cluster.agents.service import Agents
 from cluster.api.access import inference_context, principal
 from cluster.auth import Principal, Scope
 from cluster.chain.service import ChainService
@@ -57,6 +58,9 @@ x402_enabled = enabled(lambda s: s.x402, "x402", "x402.enabled = true and chain.
 marketplace_enabled = enabled(lambda s: s.marketplace, "the marketplace", "chain.enabled = true")
 royalties_enabled = enabled(lambda s: s.royalties, "royalties", "chain.enabled = true")
 fine_tuning_enabled = enabled(lambda s: s.fine_tuning, "fine-tuning", "finetune.enabled = true")
+agents_enabled = enabled(
+    lambda s: s.agents, "agents", "chain.enabled = true, an IdentityRegistry, and agents.operator_key off the dev chain"
+)
 
 
 def _caller(scope: Scope) -> Any:
@@ -81,6 +85,7 @@ X402Dep = Annotated[X402Service, Depends(x402_enabled)]
 MarketplaceDep = Annotated[Marketplace, Depends(marketplace_enabled)]
 RoyaltiesDep = Annotated[Royalties, Depends(royalties_enabled)]
 FineTuningDep = Annotated[FineTuning, Depends(fine_tuning_enabled)]
+AgentsDep = Annotated[Agents, Depends(agents_enabled)]
 Reader = Annotated[Principal, _caller(Scope.READ)]
 Writer = Annotated[Principal, _caller(Scope.WRITE)]
 Admin = Annotated[Principal, _caller(Scope.ADMIN)]

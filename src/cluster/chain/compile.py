@@ -38,6 +38,7 @@ OUTPUTS = {
     "AgentActivityLog.sol": ["AgentActivityLog"],
     "test/DatasetNFTV2.sol": ["DatasetNFTV2"],
     "test/PaymentRouterV2.sol": ["PaymentRouterV2"],
+    "test/ReentrantReceiver.sol": ["ReentrantReceiver"],
 }
 
 SETTINGS: dict[str, Any] = {

@@ -30,6 +30,7 @@ def _pair(a: bytes, b: bytes) -> bytes:
 class MerkleTree:
     nodes: list[bytes]  # the whole tree, root first
     leaves: list[bytes]  # leaf hashes in the caller's order
+    positions: dict[bytes, int]  # leaf hash -> its index in ``nodes``
 
     @classmethod
     def of(cls, types: Sequence[str], rows: Sequence[Sequence[Any]]) -> MerkleTree:
@@ -45,7 +46,7 @@ class MerkleTree:
             nodes[len(nodes) - 1 - i] = leaf
         for i in range(len(nodes) - 1 - len(ordered), -1, -1):
             nodes[i] = _pair(nodes[2 * i + 1], nodes[2 * i + 2])
-        return cls(nodes, list(hashes))
+        return cls(nodes, list(hashes), {leaf: len(nodes) - 1 - i for i, leaf in enumerate(ordered)})
 
     @property
     def root(self) -> bytes:
@@ -53,7 +54,7 @@ class MerkleTree:
 
     def proof(self, leaf: bytes) -> list[bytes]:
         """The sibling hashes from ``leaf`` up to the root (what ``MerkleProof.verify`` takes)."""
-        index = len(self.nodes) - 1 - sorted(self.leaves).index(leaf)
+        index = self.positions[leaf]
         siblings = []
         while index > 0:
             siblings.append(self.nodes[index - 1 if index % 2 == 0 else index + 1])

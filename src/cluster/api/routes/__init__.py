@@ -1,5 +1,6 @@
 from cluster.api.routes import (
     accounts,
+    agents,
     audio,
     chain,
     chat,
@@ -34,6 +35,7 @@ routers = [
     files.router,
     fine_tuning.router,
     tee.router,
+    agents.router,
 ]
 
 __all__ = ["routers"]
