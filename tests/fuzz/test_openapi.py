@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cluster.app import create_app
+from cluster.chain.devchain import dev_key
 from tests.chain_fixtures import Chain
 from tests.conftest import make_settings, mock_provider
 from tests.support import ROOT, MockUpstream, ServerThread, bootstrap_admin
@@ -29,6 +30,7 @@ async def test_every_operation_answers_within_its_spec(
         chain=chain.settings(),
         local={"enabled": False},
         finetune={"run_jobs": False},  # jobs are created and listed, not trained: that is other tests' work
+        agents={"operator_key": dev_key(9)},  # agents are registered on the chain too
         providers=[mock_provider("up", mock_upstream)],
         models=[{"id": "mock-model", "input_price": 1_000, "output_price": 1_000}],
     )
