@@ -391,6 +391,28 @@ class AgentSettings(BaseModel):
         description="hex key that registers and updates managed agents (holds their NFTs); it needs gas. Default on "
         "the embedded dev chain: generated into <data_dir>/agents_operator_key and funded; elsewhere required",
     )
+    attestor_key: SecretStr | None = Field(
+        None, description="hex key that commits usage epochs and gives agents feedback (never an agent's operator)"
+    )
+    validator_key: SecretStr | None = Field(None, description="hex key that answers validation requests")
+    epoch_seconds: float = Field(3600.0, gt=0, description="length of a usage epoch (one Merkle root each)")
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> AgentSettings:
+        """The registry refuses feedback from an agent's owner or operator: if Cluster's attestor were its
+        operator, every score it posts would revert. So the three roles never share a key."""
+        keys = {
+            role: key.get_secret_value().lower().removeprefix("0x")
+            for role, key in (
+                ("operator_key", self.operator_key),
+                ("attestor_key", self.attestor_key),
+                ("validator_key", self.validator_key),
+            )
+            if key is not None
+        }
+        if len(set(keys.values())) < len(keys):
+            raise ValueError("agents.operator_key, attestor_key and validator_key must be three different keys")
+        return self
 
 
 class HubSettings(BaseModel):
