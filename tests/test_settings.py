@@ -83,7 +83,7 @@ def test_the_readme_configuration_is_valid(tmp_path: Path) -> None:
 
 def test_clusters_agent_roles_never_share_a_key() -> None:
     """An attestor that is also the agents' operator would have every score it posts refused by the registry."""
-    from cluster.settings import AgentSettings
+    from cluster.settings.accounts import AgentSettings
 
     AgentSettings(operator_key="0x" + "11" * 32, attestor_key="0x" + "22" * 32, validator_key="0x" + "33" * 32)
     with pytest.raises(ValueError, match="three different keys"):

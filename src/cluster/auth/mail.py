@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cluster.auth.models import OutboxMail
 from cluster.auth.times import utcnow
 from cluster.errors import ServiceUnavailable
-from cluster.settings import HubSettings, SmtpSettings
+from cluster.settings.accounts import HubSettings, SmtpSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from cluster.auth.models import LoginNonce, OutboxMail, WebSession
 from cluster.auth.sessions import Session, WebSessions
 from cluster.auth.times import utcnow
 from cluster.errors import InvalidRequest, ServiceUnavailable, Unauthorized
-from cluster.settings import HubSettings
+from cluster.settings.accounts import HubSettings
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")

@@ -49,3 +49,21 @@ async def sales_to(engine: AsyncEngine, chain_id: int, wallets: list[str], limit
             for sale in rows.all()
         ]
     return SaleList(data=data)
+
+
+async def bought_by(engine: AsyncEngine, chain_id: int, wallets: list[str]) -> list[Row[Any]]:
+    """``datasets`` rows ``wallets`` bought on this chain (from the index), newest purchase first."""
+    bought = (
+        select(ChainPurchase.dataset_id, func.max(ChainPurchase.block_number).label("block"))
+        .where(ChainPurchase.chain_id == chain_id, func.lower(ChainPurchase.buyer).in_(wallets))
+        .group_by(ChainPurchase.dataset_id)
+        .subquery()
+    )
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(DatasetRow)
+            .join(bought, bought.c.dataset_id == DatasetRow.token_id)
+            .where(DatasetRow.chain_id == chain_id)
+            .order_by(bought.c.block.desc())
+        )
+        return list(rows.all())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from cluster.chain.models import ChainPurchase
 from cluster.chain.protocol import WalletCalls
 from cluster.chain.service import ChainService
 from cluster.errors import Conflict, NotFound, PermissionDenied, TransactionReverted, Unauthorized
-from cluster.marketplace import sales
+from cluster.marketplace import content, sales
 from cluster.marketplace.formats import detect, inspect
 from cluster.marketplace.models import DatasetRow, RoyaltyPayout
 from cluster.marketplace.protocol import (
@@ -39,13 +39,12 @@ from cluster.marketplace.wallets import SignedWallet, Wallets
 from cluster.payments.payment import X402Payment
 from cluster.settings import StorageSettings
 from cluster.storage.assembly import Storage
-from cluster.storage.blockstore import Blockstore, read_range
+from cluster.storage.blockstore import read_range
 from cluster.storage.cid import CID
-from cluster.storage.encryption import decrypt_segments, new_key, segment_span
+from cluster.storage.encryption import new_key
 from cluster.storage.pipeline import store_encrypted
 from cluster.storage.unixfs import UnixfsBuilder
 
-READ_PIECE = 1 << 20
 Viewer = Principal | SignedWallet | None  # an account, a wallet that signed for the dataset, or anonymous
 #: each then by id, so pages of equal keys neither repeat nor skip a row
 _SORTS: dict[str, Any] = {
@@ -80,7 +79,7 @@ class Marketplace:
         fmt = detect(filename, fields.format)
         stats, preview = await asyncio.to_thread(inspect, upload, fmt, self._settings.preview_rows)
         dataset_id, key = f"ds_{uuid.uuid4().hex[:20]}", new_key()
-        stored = await asyncio.to_thread(store_encrypted, _chunks(upload), self.store, key)
+        stored = await asyncio.to_thread(store_encrypted, content.chunks(upload), self.store, key)
         added = list(stored.added)
         try:
             listing = {"name": fields.name, "description": fields.description, "license": fields.license}
@@ -260,7 +259,7 @@ class Marketplace:
         await self._require(row, caller, Access.DOWNLOAD)
         start, end = span(row.size) if span else (0, row.size)
         key = self._keys.unwrap(row.master_id, bytes.fromhex(row.wrapped_key), row.id)
-        return row, start, end, _in_thread(lambda: _plaintext(self.store, row, key, start, end))
+        return row, start, end, content.in_thread(lambda: content.plaintext(self.store, row, key, start, end))
 
     async def purchase(self, slug: str, payment: X402Payment, referrer: str | None) -> dict[str, Any]:
         return await buy_with_x402(self._chain, await self._get(slug), payment, referrer)
@@ -281,23 +280,8 @@ class Marketplace:
     async def purchases(self, caller: Principal) -> DatasetList:
         """The datasets the caller's wallets bought (from the index), newest purchase first."""
         wallets = await self.wallets.of(caller.user_id)
-        async with self._engine.connect() as connection:
-            bought = (
-                select(ChainPurchase.dataset_id, func.max(ChainPurchase.block_number).label("block"))
-                .where(
-                    ChainPurchase.chain_id == self._chain.client.chain_id,
-                    func.lower(ChainPurchase.buyer).in_(wallets),
-                )
-                .group_by(ChainPurchase.dataset_id)
-                .subquery()
-            )
-            rows = await connection.execute(
-                select(DatasetRow)
-                .join(bought, bought.c.dataset_id == DatasetRow.token_id)
-                .where(DatasetRow.chain_id == self._chain.client.chain_id)
-                .order_by(bought.c.block.desc())
-            )
-            data = [_object(row, Access.DOWNLOAD) for row in rows]
+        rows = await sales.bought_by(self._engine, self._chain.client.chain_id, wallets)
+        data = [_object(row, Access.DOWNLOAD) for row in rows]
         return DatasetList(data=data, total=len(data), has_more=False)
 
     async def created(self, caller: Principal) -> list[DatasetObject]:
@@ -482,38 +466,3 @@ def _object(row: Any, level: Access) -> DatasetObject:
         created_at=int(row.created_at.timestamp()),
         access=level.name.lower(),
     )
-
-
-def _chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        while piece := handle.read(READ_PIECE):
-            yield piece
-
-
-def _plaintext(store: Blockstore, row: DatasetRow, key: bytes, start: int, end: int) -> Iterator[bytes]:
-    if end <= start:
-        return
-    header = bytes.fromhex(row.header)
-    first, lo, hi = segment_span(header, row.size, start, end)
-    segment_size = int.from_bytes(header[4:8], "big")
-    skip, remaining = start - first * segment_size, end - start
-    sealed = read_range(store, CID.parse(row.content_cid), lo, hi)
-    for plain in decrypt_segments(key, header, sealed, first=first, plain_size=row.size):
-        piece = plain[skip : skip + remaining]
-        skip = max(0, skip - len(plain))
-        remaining -= len(piece)
-        if piece:
-            yield piece
-        if remaining <= 0:
-            return
-
-
-async def _in_thread(make: Any) -> AsyncIterator[bytes]:
-    """Drive a blocking byte iterator (block reads + decryption) from a worker thread, a piece at a time."""
-    iterator = await asyncio.to_thread(make)
-    done = object()
-    while True:
-        piece = await asyncio.to_thread(next, iterator, done)
-        if piece is done:
-            return
-        yield piece  # type: ignore[misc]
