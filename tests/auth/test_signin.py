@@ -20,7 +20,7 @@ from cluster.app import create_app
 from cluster.auth.mail import Mail, SmtpMailer
 from cluster.chain.devchain import dev_address, dev_key
 from cluster.errors import Unauthorized
-from cluster.settings import SmtpSettings
+from cluster.settings.accounts import SmtpSettings
 from tests.conftest import make_settings
 from tests.support import free_port
 
