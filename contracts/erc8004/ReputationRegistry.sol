@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {IdentityRegistry} from "./IdentityRegistry.sol";
+import {IdentityBound} from "./IdentityBound.sol";
 
 /// @title ReputationRegistry: ERC-8004 feedback on agents (the January 2026 revision)
 /// @notice Written from the ERC-8004 specification (CC0), ABI-identical to the reference registry (v2.0.0).
@@ -10,7 +10,7 @@ import {IdentityRegistry} from "./IdentityRegistry.sol";
 ///         tags, and the endpoint, file and hash it refers to, which are only emitted). Indexes are 1-based per
 ///         (agent, client). Summaries need an explicit list of clients: who to trust is the reader's choice (the
 ///         spec's answer to Sybil feedback).
-contract ReputationRegistry {
+contract ReputationRegistry is IdentityBound {
     struct Feedback {
         int128 value;
         uint8 valueDecimals;
@@ -22,7 +22,6 @@ contract ReputationRegistry {
     int128 private constant MAX_ABS_VALUE = 1e38;
     uint8 private constant MAX_DECIMALS = 18;
 
-    IdentityRegistry private immutable _identity;
     mapping(uint256 agentId => mapping(address client => mapping(uint64 index => Feedback))) private _feedback;
     mapping(uint256 agentId => mapping(address client => uint64)) private _lastIndex;
     mapping(uint256 agentId => address[]) private _clients;
@@ -56,14 +55,7 @@ contract ReputationRegistry {
         bytes32 responseHash
     );
 
-    constructor(address identityRegistry_) {
-        require(identityRegistry_ != address(0), "bad identity");
-        _identity = IdentityRegistry(identityRegistry_);
-    }
-
-    function getIdentityRegistry() external view returns (address) {
-        return address(_identity);
-    }
+    constructor(address identityRegistry_) IdentityBound(identityRegistry_) {}
 
     function giveFeedback(
         uint256 agentId,
@@ -283,10 +275,6 @@ contract ReputationRegistry {
         for (uint256 r = 0; r < chosen.length; r++) {
             count += _responseCount[agentId][client][index][chosen[r]];
         }
-    }
-
-    function getVersion() external pure returns (string memory) {
-        return "2.0.0";
     }
 
     function _included(Feedback storage entry, string memory tag1, string memory tag2, bool includeRevoked)

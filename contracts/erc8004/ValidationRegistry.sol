@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.28;
 
-import {IdentityRegistry} from "./IdentityRegistry.sol";
+import {IdentityBound} from "./IdentityBound.sol";
 
 /// @title ValidationRegistry: ERC-8004 requests for independent validation of an agent's work, and the answers
 /// @notice Written from the ERC-8004 specification (CC0), ABI-identical to the reference registry (v2.0.0). The
 ///         agent's owner or operator asks a validator to check the work committed to by `requestHash`; only that
 ///         validator answers (0-100), as often as it likes (a tag tells soft from hard finality).
-contract ValidationRegistry {
+contract ValidationRegistry is IdentityBound {
     struct Status {
         address validatorAddress;
         uint256 agentId;
@@ -18,7 +18,6 @@ contract ValidationRegistry {
         bool hasResponse;
     }
 
-    IdentityRegistry private immutable _identity;
     mapping(bytes32 requestHash => Status) private _status;
     mapping(uint256 agentId => bytes32[]) private _agentValidations;
     mapping(address validator => bytes32[]) private _validatorRequests;
@@ -36,14 +35,7 @@ contract ValidationRegistry {
         string tag
     );
 
-    constructor(address identityRegistry_) {
-        require(identityRegistry_ != address(0), "bad identity");
-        _identity = IdentityRegistry(identityRegistry_);
-    }
-
-    function getIdentityRegistry() external view returns (address) {
-        return address(_identity);
-    }
+    constructor(address identityRegistry_) IdentityBound(identityRegistry_) {}
 
     function validationRequest(
         address validatorAddress,
@@ -124,10 +116,6 @@ contract ValidationRegistry {
 
     function getValidatorRequests(address validatorAddress) external view returns (bytes32[] memory) {
         return _validatorRequests[validatorAddress];
-    }
-
-    function getVersion() external pure returns (string memory) {
-        return "2.0.0";
     }
 
     function _contains(address[] calldata list, address item) private pure returns (bool) {

@@ -74,3 +74,27 @@ async def test_the_smtp_mailer_delivers_the_link_intact() -> None:
         controller.stop()
     assert len(received) == 1 and received[0]["To"] == "ada@example.org"
     assert link in received[0].get_content()
+
+
+async def test_a_session_is_read_once_per_ttl_and_signing_out_is_at_once(tmp_path: Path) -> None:
+    """A page asks who is signed in three times per request: the database is asked once per cache TTL; signing
+    out in this process is seen at once."""
+    from sqlalchemy import update
+
+    from cluster.auth.identities import Identity
+    from cluster.auth.models import WebSession
+    from cluster.auth.times import utcnow
+
+    app = create_app(make_settings(tmp_path, auth={"cache_ttl": 60.0}))
+    async with app.router.lifespan_context(app):
+        services = app.state.services
+        session = await services.signin.open_session(Identity("email", "ada@example.org"))
+        sessions = services.auth.sessions
+        assert await sessions.find(session.token, utcnow())
+        async with services.engine.begin() as connection:  # revoked behind its back (another process)
+            await connection.execute(update(WebSession).values(revoked_at=utcnow()))
+        assert await sessions.find(session.token, utcnow()), "served from the cache within the TTL"
+        other = await services.signin.open_session(Identity("email", "bob@example.org"))
+        assert await sessions.find(other.token, utcnow())  # cached
+        await sessions.close(other.token, utcnow())
+        assert await sessions.find(other.token, utcnow()) is None  # signed out here: at once

@@ -25,7 +25,8 @@ NONCE_SWEEP = 3600.0  # seconds between sweeps of spent sign-in nonces
 @asynccontextmanager
 async def running(settings: Settings, engine: AsyncEngine) -> AsyncIterator[AuthService]:
     secret = _secret(settings)
-    auth = AuthService(engine, secret, settings.auth.cache_ttl, WebSessions(engine, secret, settings.hub.session_ttl))
+    sessions = WebSessions(engine, secret, settings.hub.session_ttl, settings.auth.cache_ttl)
+    auth = AuthService(engine, secret, settings.auth.cache_ttl, sessions)
     try:
         async with running_every(LAST_USED_FLUSH, auth.flush_last_used, "keys-last-used"):
             yield auth

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +26,7 @@ from cluster.auth.times import aware
 from cluster.errors import Unauthorized
 
 PREFIX = "cs-"
+_CACHE_SIZE = 10_000
 COOKIE = "cluster_session"  # the Hub's cookie: HttpOnly, SameSite=Lax (Secure off loopback)
 CSRF_HEADER = "x-csrf-token"
 KEY_PREFIX = "session:"  # a session's Principal.key_id (what usage and rate limits see)
@@ -44,10 +47,17 @@ class Session:
 
 
 class WebSessions:
-    def __init__(self, engine: AsyncEngine, secret: bytes, ttl: float) -> None:
+    """Sessions by token. A looked-up session is trusted for ``cache_ttl`` seconds, as API keys are: a page's
+    request asks three times (who is looking, the CSRF token, the principal) and a session-paid inference call
+    once, and none of them should be a database read each. Signing out here takes effect at once; in other
+    processes within the TTL."""
+
+    def __init__(self, engine: AsyncEngine, secret: bytes, ttl: float, cache_ttl: float = 0.0) -> None:
         self._engine = engine
         self._secret = secret
         self._ttl = ttl
+        self._cache_ttl = cache_ttl
+        self._cache: OrderedDict[str, tuple[float, tuple[Session, Role] | None]] = OrderedDict()
 
     def _digest(self, token: str) -> str:
         return hmac.new(self._secret, b"session:" + token.encode(), hashlib.sha256).hexdigest()
@@ -72,6 +82,18 @@ class WebSessions:
         if not looks_like_session(token):
             return None
         digest = self._digest(token)
+        cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < self._cache_ttl:
+            found = cached[1]
+            return found if found is None or found[0].expires_at > now else None
+        found = await self._read(digest, now)
+        self._cache[digest] = (time.monotonic(), found)
+        self._cache.move_to_end(digest)
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return found
+
+    async def _read(self, digest: str, now: datetime) -> tuple[Session, Role] | None:
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -109,10 +131,10 @@ class WebSessions:
         return found is not None and sent is not None and hmac.compare_digest(found[0].csrf.encode(), sent.encode())
 
     async def close(self, token: str, now: datetime) -> None:
+        digest = self._digest(token)
         async with self._engine.begin() as connection:
-            await connection.execute(
-                update(WebSession).where(WebSession.token_hash == self._digest(token)).values(revoked_at=now)
-            )
+            await connection.execute(update(WebSession).where(WebSession.token_hash == digest).values(revoked_at=now))
+        self._cache.pop(digest, None)  # after the write: a lookup racing it cannot cache the live row again
 
 
 def _columns(row: WebSession) -> dict[str, object]:
